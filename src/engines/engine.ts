@@ -1,0 +1,51 @@
+// The one Engine interface every engine implements (duckdb/ today; postgres/ and spark/ later).
+// Shared code asks `engine.supports.x`, never the engine's name.
+
+import type { ViewBuildPlan } from '../plan/view-build.js';
+import type { Source } from '../spec/project.js';
+import type { ColumnType } from '../types.js';
+
+/** A source file as read: the fingerprint recorded in manifests. */
+export interface SourceFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface LoadedSource {
+  source: Source;
+  files: SourceFile[];
+  /** Rows in the typed table after deduplication. */
+  rows: number;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult {
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+}
+
+export interface Engine {
+  readonly name: string;
+  readonly version: string;
+  readonly supports: {
+    /** Can compile without a database (plan, golden SQL tests). */
+    compileOffline: boolean;
+  };
+  /** Reads a source's files, checks them against the contract and makes them queryable. */
+  loadSource(source: Source, files: SourceFile[], timezone: string): Promise<LoadedSource>;
+  /** Prints the SQL of one view partition. */
+  compileViewBuild(plan: ViewBuildPlan): string;
+  /** Runs a query into a named result (kept until dropped) and returns its row count. */
+  materialize(name: string, sql: string): Promise<number>;
+  /** Writes a materialized result to one Parquet file. */
+  writeParquet(name: string, file: string): Promise<void>;
+  dropResult(name: string): Promise<void>;
+  query(sql: string): Promise<QueryResult>;
+  /** Reads Parquet files (a path or glob) as a query result, sorted by `orderBy`. */
+  readParquet(pathOrGlob: string, orderBy: string[]): Promise<QueryResult>;
+  close(): Promise<void>;
+}
+
+export type SqlTypeOf = (t: ColumnType) => string;

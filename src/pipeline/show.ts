@@ -1,0 +1,63 @@
+// `asof show`: reads one published partition back, rows sorted by entity key.
+
+import path from 'node:path';
+import { DuckDbEngine } from '../engines/duckdb/engine.js';
+import type { QueryResult } from '../engines/engine.js';
+import { AsofError } from '../errors.js';
+import type { Project } from '../spec/project.js';
+import { type PartitionManifest, readManifest } from '../storage/lake/manifest.js';
+import { listPartitions, readablePartitionDir } from '../storage/lake/partition.js';
+import type { IsoDate } from '../time/index.js';
+
+export interface ShownPartition {
+  manifest: PartitionManifest;
+  dir: string;
+  result: QueryResult;
+}
+
+export async function showPartition(
+  project: Project,
+  viewName: string,
+  asOfDate: IsoDate,
+  version?: number,
+): Promise<ShownPartition> {
+  const view = project.views[viewName];
+  if (!view) {
+    throw new AsofError(
+      'usage',
+      `unknown view '${viewName}'`,
+      { file: project.specFile },
+      `views: ${Object.keys(project.views).join(', ')}`,
+    );
+  }
+  const v = version ?? view.version;
+  const dir = readablePartitionDir({
+    offline: project.storage.offline,
+    view: view.name,
+    version: v,
+    asOfDate,
+  });
+  const manifest = dir ? readManifest(dir) : undefined;
+  if (!dir || !manifest) {
+    const have = listPartitions(project.storage.offline, view.name, v);
+    throw new AsofError(
+      'usage',
+      `no partition of ${view.name} v${v} as of ${asOfDate}`,
+      {},
+      have.length > 0
+        ? `published dates: ${have.slice(-5).join(', ')}${have.length > 5 ? ' (latest 5)' : ''}`
+        : `run: asof build --as-of ${asOfDate} --view ${view.name}`,
+    );
+  }
+  const engine = await DuckDbEngine.open({ threads: 1 });
+  try {
+    const files = manifest.data_files.map((f) => path.join(dir, f.path));
+    const result = await engine.readParquet(
+      files.length === 1 ? (files[0] ?? '') : path.join(dir, '*.parquet'),
+      view.keys,
+    );
+    return { manifest, dir, result };
+  } finally {
+    await engine.close();
+  }
+}

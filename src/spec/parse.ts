@@ -1,0 +1,345 @@
+// Turns a spec (YAML text or a defineProject object) into one validated, normalized Project.
+// Every problem becomes an AsofError naming the spec path and, for YAML, the line and column.
+
+import path from 'node:path';
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { AGGREGATIONS } from '../aggregate/kinds.js';
+import { AsofError } from '../errors.js';
+import { canonical } from '../expr/ast.js';
+import { ExprSyntaxError, parseExpr } from '../expr/parse.js';
+import { ExprTypeError, inferType } from '../expr/types.js';
+import { formatWindow, isValidTimeZone, parseWindow } from '../time/index.js';
+import type { Columns } from '../types.js';
+import { contentHash, SEMANTICS_VERSION } from './hash.js';
+import type { Entity, Feature, Project, Source, SourceFormat, View } from './project.js';
+import { type ProjectParsed, projectSchema } from './schema.js';
+
+type SpecPath = (string | number)[];
+/** Maps a spec path to its place in the file, when the spec came from a file with positions. */
+type Locate = (p: SpecPath) => { line: number; column: number } | undefined;
+
+interface Origin {
+  file: string;
+  root: string;
+  locate: Locate;
+}
+
+function specError(origin: Origin, p: SpecPath, message: string, hint?: string): AsofError {
+  const pos = origin.locate(p);
+  return new AsofError(
+    'spec',
+    message,
+    { file: origin.file, specPath: p.join('.'), line: pos?.line, column: pos?.column },
+    hint,
+  );
+}
+
+/** Parses asof.yaml text. `file` is used in messages; `root` is the folder relative paths start from. */
+export function parseProjectYaml(text: string, file: string, root: string): Project {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lineCounter.linePos(first.pos[0]);
+    throw new AsofError('spec', `not valid YAML: ${first.message.split('\n')[0]}`, {
+      file,
+      line: pos.line,
+      column: pos.col,
+    });
+  }
+  const locate: Locate = (p) => {
+    const offset = yamlOffset(doc, p);
+    if (offset === undefined) return undefined;
+    const lp = lineCounter.linePos(offset);
+    return { line: lp.line, column: lp.col };
+  };
+  return normalizeProject(doc.toJS() ?? {}, { file, root, locate });
+}
+
+/** The character offset of the deepest node of `p` that exists (the key when the value is missing). */
+function yamlOffset(doc: Document, p: SpecPath): number | undefined {
+  let node: unknown = doc.contents;
+  let offset: number | undefined = (doc.contents as { range?: number[] } | null)?.range?.[0];
+  for (const key of p) {
+    if (!isMap(node)) break;
+    const pair = node.items.find(
+      (it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(key),
+    );
+    if (!pair) break;
+    const k = pair.key as { range?: number[] };
+    offset = k.range?.[0] ?? offset;
+    node = pair.value;
+    const v = node as { range?: number[] } | null;
+    if (v?.range && !isMap(node)) offset = v.range[0];
+  }
+  return offset;
+}
+
+/** Validates and normalizes a spec object (from YAML or from asof.config.ts). */
+export function normalizeProject(input: unknown, origin: Origin): Project {
+  const parsed = projectSchema.safeParse(input);
+  if (!parsed.success) throw zodToError(parsed.error, origin);
+  const spec = parsed.data;
+  if (!isValidTimeZone(spec.timezone)) {
+    throw specError(
+      origin,
+      ['timezone'],
+      `unknown timezone '${spec.timezone}'`,
+      'use an IANA name such as UTC or Europe/Paris',
+    );
+  }
+  const sources = mapValues(spec.sources, (name, s) => normalizeSource(name, s, origin));
+  const entities = mapValues(spec.entities, (name, e) => ({
+    name,
+    keys: typeof e.key === 'string' ? [e.key] : e.key,
+    description: e.description,
+  }));
+  const views = mapValues(spec.views, (name, v) => normalizeView(name, v, spec, sources, entities, origin));
+  return {
+    name: spec.project,
+    timezone: spec.timezone,
+    root: origin.root,
+    specFile: origin.file,
+    storage: {
+      offline: path.resolve(origin.root, spec.storage.offline),
+      warehouse: path.resolve(origin.root, spec.storage.warehouse),
+    },
+    sources,
+    entities,
+    views,
+  };
+}
+
+function zodToError(error: z.ZodError, origin: Origin): AsofError {
+  const lines = error.issues.map((issue) => {
+    const p = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
+    const pos = origin.locate(p);
+    const where = pos ? `line ${pos.line}: ` : '';
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys')
+      message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    if (issue.code === 'invalid_value' && 'values' in issue) {
+      message = `must be one of ${issue.values.map(String).join(', ')}`;
+    }
+    return `${where}${p.join('.') || '(top level)'}: ${message}`;
+  });
+  const firstPath = (error.issues[0]?.path ?? []).filter((k): k is string | number => typeof k !== 'symbol');
+  const pos = origin.locate(firstPath);
+  return new AsofError(
+    'spec',
+    lines.length === 1 ? (lines[0] ?? '') : `${lines.length} problems in the spec:\n  ${lines.join('\n  ')}`,
+    { file: origin.file, line: pos?.line, column: pos?.column },
+  );
+}
+
+function normalizeSource(name: string, s: ProjectParsed['sources'][string], origin: Origin): Source {
+  const at: SpecPath = ['sources', name];
+  const columns = s.columns as Columns;
+  const known = Object.keys(columns);
+  const need = (col: string, field: string) => {
+    if (!(col in columns)) {
+      throw specError(
+        origin,
+        [...at, field],
+        `column '${col}' is not in the contract of source '${name}'`,
+        `declared columns: ${known.join(', ')}`,
+      );
+    }
+  };
+  need(s.timestamp, 'timestamp');
+  const tsType = columns[s.timestamp];
+  if (tsType !== 'timestamp' && tsType !== 'date') {
+    throw specError(
+      origin,
+      [...at, 'timestamp'],
+      `the event-time column '${s.timestamp}' must be a timestamp or date, not ${tsType}`,
+    );
+  }
+  const primaryKey =
+    s.primary_key === undefined
+      ? undefined
+      : typeof s.primary_key === 'string'
+        ? [s.primary_key]
+        : s.primary_key;
+  for (const k of primaryKey ?? []) need(k, 'primary_key');
+  if (s.ingested_at) {
+    need(s.ingested_at, 'ingested_at');
+    if (columns[s.ingested_at] !== 'timestamp') {
+      throw specError(
+        origin,
+        [...at, 'ingested_at'],
+        `the arrival-time column '${s.ingested_at}' must be a timestamp`,
+      );
+    }
+  }
+  return {
+    name,
+    path: s.path,
+    format:
+      s.format ??
+      formatFromPath(s.path, () =>
+        specError(
+          origin,
+          [...at, 'path'],
+          `cannot tell the format of '${s.path}' from its extension`,
+          "add 'format: csv | json | jsonl | parquet'",
+        ),
+      ),
+    timestamp: s.timestamp,
+    columns,
+    primaryKey,
+    ingestedAt: s.ingested_at,
+    description: s.description,
+    owner: s.owner,
+  };
+}
+
+function formatFromPath(p: string, fail: () => AsofError): SourceFormat {
+  const ext = path.extname(p).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.json') return 'json';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.parquet') return 'parquet';
+  throw fail();
+}
+
+function normalizeView(
+  name: string,
+  v: ProjectParsed['views'][string],
+  spec: ProjectParsed,
+  sources: Record<string, Source>,
+  entities: Record<string, Entity>,
+  origin: Origin,
+): View {
+  const at: SpecPath = ['views', name];
+  const source = sources[v.source];
+  if (!source) {
+    throw specError(
+      origin,
+      [...at, 'source'],
+      `unknown source '${v.source}'`,
+      `sources: ${Object.keys(sources).join(', ') || '(none)'}`,
+    );
+  }
+  const entity = entities[v.entity];
+  if (!entity) {
+    throw specError(
+      origin,
+      [...at, 'entity'],
+      `unknown entity '${v.entity}'`,
+      `entities: ${Object.keys(entities).join(', ') || '(none)'}`,
+    );
+  }
+  for (const key of entity.keys) {
+    if (!(key in source.columns)) {
+      throw specError(
+        origin,
+        [...at, 'entity'],
+        `entity '${entity.name}' has key '${key}', which source '${source.name}' does not declare`,
+      );
+    }
+  }
+  const where =
+    v.where === undefined ? undefined : parseTyped(v.where, source.columns, [...at, 'where'], origin);
+  if (where && where.type !== 'bool') {
+    throw specError(
+      origin,
+      [...at, 'where'],
+      `'where' must be a condition (true/false), but '${v.where}' is ${where.type}`,
+    );
+  }
+  const features = Object.entries(v.features).map(([fname, f]): Feature => {
+    const fat = [...at, 'features', fname];
+    const info = AGGREGATIONS[f.agg];
+    const window = parseWindow(f.window);
+    if (!window) {
+      throw specError(
+        origin,
+        [...fat, 'window'],
+        `'${f.window}' is not a window`,
+        'use Nh (hours), Nd (calendar days) or all, e.g. 24h, 7d',
+      );
+    }
+    const columnText = f.column === undefined ? undefined : String(f.column);
+    if (info.needsColumn && columnText === undefined) {
+      throw specError(
+        origin,
+        fat,
+        `aggregation '${f.agg}' needs a 'column' (a column name or an expression)`,
+      );
+    }
+    const column =
+      columnText === undefined
+        ? undefined
+        : parseTyped(columnText, source.columns, [...fat, 'column'], origin);
+    if (column && info.accepts && !info.accepts.includes(column.type)) {
+      throw specError(
+        origin,
+        [...fat, 'column'],
+        `aggregation '${f.agg}' needs a ${info.accepts.join(' or ')} column, but '${columnText}' is ${column.type}`,
+      );
+    }
+    return {
+      name: fname,
+      agg: f.agg,
+      column: column?.expr,
+      columnText,
+      inputType: column?.type,
+      type: info.resultType(column?.type),
+      window,
+      description: f.description,
+      owner: f.owner,
+    };
+  });
+  const transformationVersion = contentHash({
+    semantics: SEMANTICS_VERSION,
+    timezone: spec.timezone,
+    entity: entity.keys,
+    source: {
+      timestamp: source.timestamp,
+      columns: source.columns,
+      primaryKey: source.primaryKey,
+      format: source.format,
+    },
+    cutoff: v.cutoff,
+    where: where ? canonical(where.expr) : null,
+    features: features.map((f) => ({
+      name: f.name,
+      agg: f.agg,
+      column: f.column ? canonical(f.column) : null,
+      window: formatWindow(f.window),
+    })),
+  });
+  return {
+    name,
+    entity: entity.name,
+    keys: entity.keys,
+    source: source.name,
+    version: v.version,
+    cutoff: v.cutoff,
+    where: where?.expr,
+    whereText: v.where,
+    features,
+    transformationVersion,
+    description: v.description,
+    owner: v.owner,
+  };
+}
+
+function parseTyped(text: string, columns: Columns, at: SpecPath, origin: Origin) {
+  try {
+    const expr = parseExpr(text);
+    return { expr, type: inferType(expr, columns) };
+  } catch (e) {
+    if (e instanceof ExprSyntaxError) {
+      throw specError(origin, at, `cannot parse '${text}': ${e.message}`);
+    }
+    if (e instanceof ExprTypeError) throw specError(origin, at, `in '${text}': ${e.message}`);
+    throw e;
+  }
+}
+
+function mapValues<T, U>(rec: Record<string, T>, f: (name: string, value: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, f(k, v)]));
+}
