@@ -101,10 +101,19 @@ export function localDate(instant: Instant, timezone: string): IsoDate {
 const OFFSET_RE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
 
 /**
+ * A wall-clock time ('YYYY-MM-DD HH:MM:SS' or with T) in `timezone` to an instant. Times skipped by
+ * a DST jump move forward, and times that occur twice resolve to the later instant, as DuckDB's
+ * timezone() and PostgreSQL do, so batch and stream agree.
+ */
+export function localToInstant(wallTime: string, timezone: string): Instant {
+  return Temporal.PlainDateTime.from(wallTime.replace(' ', 'T')).toZonedDateTime(timezone, {
+    disambiguation: 'later',
+  }).epochMilliseconds;
+}
+
+/**
  * Parses an event timestamp: with an offset (Z, +02:00) it is that instant; without one it is local
- * time in `timezone`. Ambiguous local times (the repeated hour when clocks go back) resolve to the
- * later instant and times in a DST gap move forward, as DuckDB's ICU does, so batch and stream agree.
- * Returns null when the text is not a timestamp.
+ * time in `timezone` (see localToInstant). Returns null when the text is not a timestamp.
  */
 export function parseTimestamp(text: string, timezone: string): Instant | null {
   const t = text.trim().replace(' ', 'T');
