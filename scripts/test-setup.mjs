@@ -4,7 +4,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 
 const NEEDED = [
-  // { bin: 'redis-server', pkg: 'redis-server' },  (added by the issues that start servers)
+  { bin: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql-15' }, // ELT warehouse tests (test/support/postgres.ts)
+  { bin: '/usr/lib/postgresql/15/lib/wal2json.so', pkg: 'postgresql-15-wal2json' }, // CDC tests (logical decoding)
+  { bin: 'java', pkg: 'openjdk-17-jre-headless' }, // Spark engine tests (pyspark runs on a JVM)
+  { bin: 'redis-server', pkg: 'redis-server' }, // stream tests: Redis Streams source (test/support/redis.ts)
+  { bin: 'nats-server', pkg: 'nats-server' }, // stream tests: NATS JetStream source (test/support/nats.ts)
 ];
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
@@ -24,4 +28,19 @@ if (missing.length > 0) {
     });
   run(['apt-get', 'update', '-qq']);
   run(['apt-get', 'install', '-y', '-qq', ...pkgs]);
+}
+
+// pyspark for the Spark engine tests, in a venv under the repository (gitignored): the engine finds
+// .venv-spark/bin/python by itself (the version the Spark tests were written against). A first install takes about a minute (~520 MB); once present,
+// this is one import check.
+{
+  const { existsSync } = await import('node:fs');
+  const venv = new URL('../.venv-spark/', import.meta.url).pathname;
+  const python = `${venv}bin/python`;
+  const ok = () => existsSync(python) && spawnSync(python, ['-c', 'import pyspark']).status === 0;
+  if (!ok()) {
+    console.error('test setup: installing pyspark into .venv-spark ...');
+    if (!existsSync(python)) execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(python, ['-m', 'pip', 'install', '-q', 'pyspark==4.3.0'], { stdio: 'inherit' });
+  }
 }

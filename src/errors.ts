@@ -9,6 +9,8 @@ export const EXIT_CODES = {
   contract: 3,
   quality: 4,
   lock: 5,
+  /** The run itself succeeded (the load stays) but its notification could not be delivered. */
+  notify: 6,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'ok'>;

@@ -4,6 +4,8 @@
 import type { ViewBuildPlan } from '../plan/view-build.js';
 import type { Source } from '../spec/project.js';
 import type { ColumnType } from '../types.js';
+import type { ContractReport, LoadOptions } from './contract.js';
+import type { Measurement, MeasureRequest } from './measure.js';
 
 /** A source file as read: the fingerprint recorded in manifests. */
 export interface SourceFile {
@@ -17,6 +19,8 @@ export interface LoadedSource {
   files: SourceFile[];
   /** Rows in the typed table after deduplication. */
   rows: number;
+  /** Schema notices, file schemas and quarantined rows (engines that check contracts fill it). */
+  contract?: ContractReport;
 }
 
 export type Row = Record<string, unknown>;
@@ -33,8 +37,15 @@ export interface Engine {
     /** Can compile without a database (plan, golden SQL tests). */
     compileOffline: boolean;
   };
+  /** Entity key columns that must not be null, per source (set by the pipeline before loading). */
+  nonNullKeys: Record<string, string[]>;
   /** Reads a source's files, checks them against the contract and makes them queryable. */
-  loadSource(source: Source, files: SourceFile[], timezone: string): Promise<LoadedSource>;
+  loadSource(
+    source: Source,
+    files: SourceFile[],
+    timezone: string,
+    opts?: LoadOptions,
+  ): Promise<LoadedSource>;
   /** Prints the SQL of one view partition. */
   compileViewBuild(plan: ViewBuildPlan): string;
   /** Runs a query into a named result (kept until dropped) and returns its row count. */
@@ -45,6 +56,10 @@ export interface Engine {
   query(sql: string): Promise<QueryResult>;
   /** Reads Parquet files (a path or glob) as a query result, sorted by `orderBy`. */
   readParquet(pathOrGlob: string, orderBy: string[]): Promise<QueryResult>;
+  /** Column names and types (DuckDB's spelling) of a materialized result; else DESCRIBE is queried. */
+  describe?(name: string): Promise<{ name: string; type: string }[]>;
+  /** Measures what a quality check needs (null counts, ranges, duplicates, PSI, event times). */
+  measure?(request: MeasureRequest): Promise<Measurement>;
   close(): Promise<void>;
 }
 

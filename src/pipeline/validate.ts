@@ -19,7 +19,7 @@ export async function validateProject(project: Project, log: Logger): Promise<Va
   }
   const engine = await DuckDbEngine.open();
   try {
-    const loaded = await loadSources(project, views, engine, Object.keys(project.sources));
+    const loaded = await loadSources(project, views, engine, Object.keys(project.sources), { log });
     return {
       views: views.length,
       sources: [...loaded.values()].map((l) => ({

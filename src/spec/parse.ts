@@ -9,10 +9,13 @@ import { AsofError } from '../errors.js';
 import { canonical } from '../expr/ast.js';
 import { ExprSyntaxError, parseExpr } from '../expr/parse.js';
 import { ExprTypeError, inferType } from '../expr/types.js';
+import { cronProblem } from '../time/cron.js';
 import { formatWindow, isValidTimeZone, parseWindow } from '../time/index.js';
 import type { Columns } from '../types.js';
+import { normalizeCdcSource } from './cdc.js';
+import { MODEL_NAME, modelSnapshotPath, normalizeWarehouse } from './elt.js';
 import { contentHash, SEMANTICS_VERSION } from './hash.js';
-import type { Entity, Feature, Project, Source, SourceFormat, View } from './project.js';
+import type { Entity, Feature, Project, QualityCheck, Source, SourceFormat, View } from './project.js';
 import { type ProjectParsed, projectSchema } from './schema.js';
 
 type SpecPath = (string | number)[];
@@ -96,6 +99,15 @@ export function normalizeProject(input: unknown, origin: Origin): Project {
     description: e.description,
   }));
   const views = mapValues(spec.views, (name, v) => normalizeView(name, v, spec, sources, entities, origin));
+  const cronIssue = spec.schedule === undefined ? undefined : cronProblem(spec.schedule, spec.timezone);
+  if (cronIssue) {
+    throw specError(
+      origin,
+      ['schedule'],
+      `'${spec.schedule}' is not a cron expression: ${cronIssue}`,
+      "five fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'",
+    );
+  }
   return {
     name: spec.project,
     timezone: spec.timezone,
@@ -105,9 +117,31 @@ export function normalizeProject(input: unknown, origin: Origin): Project {
       offline: path.resolve(origin.root, spec.storage.offline),
       warehouse: path.resolve(origin.root, spec.storage.warehouse),
     },
+    warehouse: normalizeWarehouse(
+      spec.warehouse,
+      path.resolve(origin.root, spec.storage.warehouse),
+      (field, message, hint) => specError(origin, ['warehouse', field], message, hint),
+    ),
     sources,
     entities,
     views,
+    schedule: spec.schedule,
+    notify: spec.notify,
+    engine: spec.engine,
+    cdc: spec.cdc
+      ? mapValues(spec.cdc, (n, c) => normalizeCdcSource(n, c, (p, m, h) => specError(origin, p, m, h)))
+      : undefined,
+    serve: spec.serve
+      ? {
+          tokens: (spec.serve.tokens ?? []).map((t) => ({
+            name: t.name,
+            tokenEnv: t.token_env,
+            scopes: t.scopes,
+          })),
+          readRequiresToken: spec.serve.read_requires_token ?? (spec.serve.tokens ?? []).length > 0,
+          rateLimit: spec.serve.rate_limit ? { perSecond: spec.serve.rate_limit.per_second } : undefined,
+        }
+      : undefined,
   };
 }
 
@@ -173,16 +207,30 @@ function normalizeSource(name: string, s: ProjectParsed['sources'][string], orig
       );
     }
   }
+  const lateness = (text: string) => {
+    const w = text.trim() === '0' ? { kind: 'hours' as const, n: 0 } : parseWindow(text);
+    if (!w || w.kind === 'all') {
+      throw specError(
+        origin,
+        [...at, 'allowed_lateness'],
+        `'${text}' is not a lateness`,
+        'use Nh (hours), Nd (calendar days) or 0, e.g. 2h',
+      );
+    }
+    return w;
+  };
+  const files = sourceFiles(name, s, origin);
   return {
     name,
-    path: s.path,
+    path: files.path,
+    model: files.model,
     format:
-      s.format ??
-      formatFromPath(s.path, () =>
+      (files.model ? 'parquet' : s.format) ??
+      formatFromPath(files.path, () =>
         specError(
           origin,
           [...at, 'path'],
-          `cannot tell the format of '${s.path}' from its extension`,
+          `cannot tell the format of '${files.path}' from its extension`,
           "add 'format: csv | json | jsonl | parquet'",
         ),
       ),
@@ -190,9 +238,36 @@ function normalizeSource(name: string, s: ProjectParsed['sources'][string], orig
     columns,
     primaryKey,
     ingestedAt: s.ingested_at,
+    maxRejectRate: s.max_reject_rate ?? 0,
+    allowedLateness: s.allowed_lateness === undefined ? undefined : lateness(s.allowed_lateness),
     description: s.description,
     owner: s.owner,
   };
+}
+
+/** A source reads files (`path`) or a model's exported snapshot (`model`, spec/elt.ts): exactly one. */
+function sourceFiles(
+  name: string,
+  s: ProjectParsed['sources'][string],
+  origin: Origin,
+): { path: string; model: string | undefined } {
+  if (s.model !== undefined) {
+    if (s.path !== undefined || !MODEL_NAME.test(s.model)) {
+      throw specError(
+        origin,
+        ['sources', name, 'model'],
+        s.path !== undefined
+          ? `source '${name}' has both 'path' and 'model'`
+          : `'${s.model}' is not a model name`,
+        'a source reads files (path) or a model (model: layer.name, such as refined.sessions)',
+      );
+    }
+    return { path: modelSnapshotPath(s.model), model: s.model };
+  }
+  if (s.path === undefined) {
+    throw specError(origin, ['sources', name], `source '${name}' needs a 'path' (or a 'model')`);
+  }
+  return { path: s.path, model: undefined };
 }
 
 function formatFromPath(p: string, fail: () => AsofError): SourceFormat {
@@ -213,13 +288,20 @@ function normalizeView(
   origin: Origin,
 ): View {
   const at: SpecPath = ['views', name];
-  const source = sources[v.source];
+  const source =
+    typeof v.source === 'string'
+      ? sources[v.source]
+      : Object.values(sources).find((x) => x.model === (v.source as { model: string }).model);
   if (!source) {
     throw specError(
       origin,
       [...at, 'source'],
-      `unknown source '${v.source}'`,
-      `sources: ${Object.keys(sources).join(', ') || '(none)'}`,
+      typeof v.source === 'string'
+        ? `unknown source '${v.source}'`
+        : `no source declares model '${v.source.model}'`,
+      typeof v.source === 'string'
+        ? `sources: ${Object.keys(sources).join(', ') || '(none)'}`
+        : `declare it with its contract: sources: { <name>: { model: ${v.source.model}, timestamp: ..., columns: {...} } }`,
     );
   }
   const entity = entities[v.entity];
@@ -311,6 +393,20 @@ function normalizeView(
       window: formatWindow(f.window),
     })),
   });
+  const checks = [
+    ...Object.entries(v.features).flatMap(([fname, f]) =>
+      (f.checks ?? []).map((c, i) =>
+        normalizeCheck(
+          c,
+          [...at, 'features', fname, 'checks', i],
+          features.find((x) => x.name === fname),
+          source,
+          origin,
+        ),
+      ),
+    ),
+    ...(v.checks ?? []).map((c, i) => normalizeCheck(c, [...at, 'checks', i], undefined, source, origin)),
+  ];
   return {
     name,
     entity: entity.name,
@@ -322,9 +418,76 @@ function normalizeView(
     whereText: v.where,
     features,
     transformationVersion,
+    checks,
     description: v.description,
     owner: v.owner,
   };
+}
+
+type CheckInput = NonNullable<ProjectParsed['views'][string]['checks']>[number];
+
+const FEATURE_CHECKS = ['null_rate', 'range', 'drift'];
+
+/** A check as declared -> its rule; feature checks apply to one feature, the others to the view. */
+function normalizeCheck(
+  c: CheckInput,
+  at: SpecPath,
+  feature: Feature | undefined,
+  source: Source,
+  origin: Origin,
+): QualityCheck {
+  const base = { severity: c.severity, feature: feature?.name, specPath: at.join('.') };
+  const rule = ((): QualityCheck => {
+    if (c.null_rate) return { ...base, kind: 'null_rate', max: c.null_rate.max };
+    if (c.range) return { ...base, kind: 'range', min: c.range.min, max: c.range.max };
+    if (c.unique_key) return { ...base, kind: 'unique_key' };
+    if (c.row_count_change)
+      return { ...base, kind: 'row_count_change', maxPercent: c.row_count_change.max_percent };
+    if (c.drift) return { ...base, kind: 'drift', maxPsi: c.drift.max_psi, bins: c.drift.bins ?? 10 };
+    if (c.freshness) {
+      const w = parseWindow(c.freshness.max_age);
+      if (!w || w.kind === 'all') {
+        throw specError(
+          origin,
+          [...at, 'freshness', 'max_age'],
+          `'${c.freshness.max_age}' is not an age`,
+          'use Nh or Nd, e.g. 36h',
+        );
+      }
+      return { ...base, kind: 'freshness', maxAge: w };
+    }
+    if (c.late_event_rate) {
+      if (!source.ingestedAt) {
+        throw specError(
+          origin,
+          at,
+          `a late_event_rate check needs an arrival time: source '${source.name}' declares no ingested_at`,
+        );
+      }
+      return { ...base, kind: 'late_event_rate', max: c.late_event_rate.max };
+    }
+    throw specError(origin, at, 'a check names no kind');
+  })();
+  const perFeature = FEATURE_CHECKS.includes(rule.kind);
+  if (perFeature && !feature) {
+    throw specError(origin, at, `a ${rule.kind} check belongs under a feature (features.<name>.checks)`);
+  }
+  if (!perFeature && feature) {
+    throw specError(origin, at, `a ${rule.kind} check is view-wide: put it under the view's checks`);
+  }
+  if (
+    (rule.kind === 'range' || rule.kind === 'drift') &&
+    feature &&
+    feature.type !== 'int' &&
+    feature.type !== 'double'
+  ) {
+    throw specError(
+      origin,
+      at,
+      `a ${rule.kind} check needs a numeric feature, but '${feature.name}' is ${feature.type}`,
+    );
+  }
+  return rule;
 }
 
 function parseTyped(text: string, columns: Columns, at: SpecPath, origin: Origin) {

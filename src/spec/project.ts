@@ -5,6 +5,8 @@ import type { AggKind } from '../aggregate/kinds.js';
 import type { Expr } from '../expr/ast.js';
 import type { CutoffRule, Window } from '../time/index.js';
 import type { Columns, ColumnType } from '../types.js';
+import type { CdcSource } from './cdc.js';
+import type { WarehouseConfig } from './elt.js';
 
 export type SourceFormat = 'csv' | 'json' | 'jsonl' | 'parquet';
 
@@ -17,9 +19,33 @@ export interface Source {
   columns: Columns;
   primaryKey: string[] | undefined;
   ingestedAt: string | undefined;
+  /** The model (layer.name) whose exported snapshot this source reads, instead of files. */
+  model?: string;
+  /** The share of rows (0..1) that may break the contract and be quarantined; default 0. */
+  maxRejectRate?: number;
+  /** How long after the cutoff an event may still arrive (`ingested_at`) without counting as late. */
+  allowedLateness?: Window;
   description: string | undefined;
   owner: string | undefined;
 }
+
+/** What one quality check measures and its threshold (see pipeline/quality.ts for the semantics). */
+export type CheckRule =
+  | { kind: 'null_rate'; max: number }
+  | { kind: 'range'; min: number | undefined; max: number | undefined }
+  | { kind: 'unique_key' }
+  | { kind: 'row_count_change'; maxPercent: number }
+  | { kind: 'drift'; maxPsi: number; bins: number }
+  | { kind: 'freshness'; maxAge: Window }
+  | { kind: 'late_event_rate'; max: number };
+
+/** A declared check: feature-level ones name their feature. Metadata: not in any version. */
+export type QualityCheck = CheckRule & {
+  severity: 'error' | 'warn';
+  feature: string | undefined;
+  /** Where it was declared, e.g. views.v.features.f.checks.0 */
+  specPath: string;
+};
 
 export interface Entity {
   name: string;
@@ -55,6 +81,8 @@ export interface View {
   features: Feature[];
   /** Content hash of everything that changes rows (see spec/hash.ts). */
   transformationVersion: string;
+  /** Every quality check of the view, the features' first (in declared order), then view-wide. */
+  checks?: QualityCheck[];
   description: string | undefined;
   owner: string | undefined;
 }
@@ -70,4 +98,30 @@ export interface Project {
   sources: Record<string, Source>;
   entities: Record<string, Entity>;
   views: Record<string, View>;
+  /** Cron expression for `asof schedule` (minute hour day month weekday, project timezone). */
+  schedule?: string;
+  notify?: { webhook?: string; command?: string };
+  /** Change-data-capture sources by name (spec/cdc.ts). */
+  cdc?: Record<string, CdcSource>;
+  /** The engine builds run on by default (`--engine` overrides); metadata, in no version. */
+  engine?: EngineSettings;
+  /** The warehouse of raw loads and models (spec/elt.ts); DuckDB at storage.warehouse by default. */
+  warehouse?: WarehouseConfig;
+  /** `asof serve` settings: tokens and limits (metadata, in no version). */
+  serve?: ServeSettings;
+}
+
+export interface ServeSettings {
+  tokens: { name: string; tokenEnv: string; scopes: ('read' | 'ingest' | 'admin')[] }[];
+  /** Reads need a token with the read scope; default true when tokens are declared. */
+  readRequiresToken: boolean;
+  rateLimit?: { perSecond: number };
+}
+
+export interface EngineSettings {
+  type: 'duckdb' | 'spark';
+  /** Spark master URL (default local[*]). */
+  master?: string;
+  /** Extra Spark configuration. */
+  conf?: Record<string, string | number | boolean>;
 }

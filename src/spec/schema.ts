@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { AGG_KINDS } from '../aggregate/kinds.js';
 import { COLUMN_TYPES } from '../types.js';
+import { cdcSourceSchema } from './cdc.js';
+import { viewSourceSchema, warehouseSchema } from './elt.js';
 
 const name = z
   .string()
@@ -11,13 +13,51 @@ const name = z
 
 const columnType = z.enum(COLUMN_TYPES);
 
+export const CHECK_KINDS = [
+  'null_rate',
+  'range',
+  'unique_key',
+  'row_count_change',
+  'drift',
+  'freshness',
+  'late_event_rate',
+] as const;
+
+/**
+ * One quality check: exactly one kind with its parameters, and a severity (default error).
+ * `{ null_rate: { max: 0.05 }, severity: warn }`. Checks are metadata: they gate a publish but
+ * never change rows, so they are not part of the transformation_version.
+ */
+export const checkSchema = z
+  .strictObject({
+    null_rate: z.strictObject({ max: z.number().min(0).max(1) }).optional(),
+    range: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
+    unique_key: z.strictObject({}).optional(),
+    row_count_change: z.strictObject({ max_percent: z.number().min(0) }).optional(),
+    drift: z
+      .strictObject({ max_psi: z.number().min(0), bins: z.number().int().min(2).max(100).optional() })
+      .optional(),
+    freshness: z.strictObject({ max_age: z.string() }).optional(),
+    late_event_rate: z.strictObject({ max: z.number().min(0).max(1) }).optional(),
+    severity: z.enum(['error', 'warn']).default('error'),
+  })
+  .refine(
+    (c) => CHECK_KINDS.filter((k) => c[k] !== undefined).length === 1,
+    `a check names exactly one of: ${CHECK_KINDS.join(', ')}`,
+  );
+
 export const sourceSchema = z.strictObject({
-  path: z.string().min(1),
+  /** The files (a path or glob); or, instead, `model:` a model whose snapshot is read (spec/elt.ts). */
+  path: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
   format: z.enum(['csv', 'json', 'jsonl', 'parquet']).optional(),
   timestamp: z.string().min(1),
   columns: z.record(name, columnType),
   primary_key: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
   ingested_at: z.string().optional(),
+  /** Contract and quality settings (metadata: they never change rows, nor a version). */
+  max_reject_rate: z.number().min(0).max(1).optional(),
+  allowed_lateness: z.string().optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
 });
@@ -31,19 +71,21 @@ export const featureSchema = z.strictObject({
   agg: z.enum(AGG_KINDS),
   column: z.union([z.string().min(1), z.number()]).optional(),
   window: z.string(),
+  checks: z.array(checkSchema).optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
 });
 
 export const viewSchema = z.strictObject({
   entity: z.string(),
-  source: z.string(),
+  source: viewSourceSchema,
   version: z.number().int().min(1).default(1),
   cutoff: z.enum(['end_of_day', 'start_of_day']).default('end_of_day'),
   where: z.string().optional(),
   features: z
     .record(name, featureSchema)
     .refine((f) => Object.keys(f).length > 0, 'a view needs at least one feature'),
+  checks: z.array(checkSchema).optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
 });
@@ -60,6 +102,40 @@ export const projectSchema = z.strictObject({
   sources: z.record(name, sourceSchema),
   entities: z.record(name, entitySchema),
   views: z.record(name, viewSchema).default({}),
+  /** `asof schedule`: a cron expression (in the project timezone) for the nightly run. */
+  schedule: z.string().optional(),
+  notify: z
+    .strictObject({ webhook: z.string().url().optional(), command: z.string().min(1).optional() })
+    .optional(),
+  /** Change-data-capture sources (`asof cdc apply|run`); see spec/cdc.ts. Rows of views are unaffected. */
+  cdc: z.record(name, cdcSourceSchema).optional(),
+  /** The engine builds run on (metadata: never part of a transformation_version). */
+  engine: z
+    .strictObject({
+      type: z.enum(['duckdb', 'spark']).default('duckdb'),
+      master: z.string().min(1).optional(),
+      conf: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    })
+    .optional(),
+  /** Where raw loads and models live (spec/elt.ts); the embedded DuckDB file storage.warehouse by default. */
+  warehouse: warehouseSchema.optional(),
+  /** `asof serve`: bearer tokens (read from the environment) with scopes, and a rate limit. Metadata. */
+  serve: z
+    .strictObject({
+      tokens: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1),
+            token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+            scopes: z.array(z.enum(['read', 'ingest', 'admin'])).min(1),
+          }),
+        )
+        .optional(),
+      /** Reads need a token with the read scope (default: true when tokens are declared). */
+      read_requires_token: z.boolean().optional(),
+      rate_limit: z.strictObject({ per_second: z.number().positive() }).optional(),
+    })
+    .optional(),
 });
 
 /** What a user writes (asof.yaml or defineProject), before defaults. */

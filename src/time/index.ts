@@ -90,6 +90,23 @@ export function windowStart(cutoff: Instant, window: Window, timezone: string): 
   }
 }
 
+/**
+ * The instant `window` after `start` (the mirror of windowStart): used for allowed lateness, the
+ * deadline after a cutoff. `Nd` is N calendar days later in the project timezone; `all` is never.
+ */
+export function windowEndAfter(start: Instant, window: Window, timezone: string): Instant {
+  switch (window.kind) {
+    case 'all':
+      return Number.POSITIVE_INFINITY;
+    case 'hours':
+      return start + window.n * 3_600_000;
+    case 'days':
+      return Temporal.Instant.fromEpochMilliseconds(start)
+        .toZonedDateTimeISO(timezone)
+        .add({ days: window.n }).epochMilliseconds;
+  }
+}
+
 /** The local calendar date of an instant. */
 export function localDate(instant: Instant, timezone: string): IsoDate {
   return Temporal.Instant.fromEpochMilliseconds(instant)

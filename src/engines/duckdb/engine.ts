@@ -7,7 +7,10 @@ import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, version as duckdbVersion } from '@duckdb/node-api';
 import type { ViewBuildPlan } from '../../plan/view-build.js';
 import type { Source } from '../../spec/project.js';
+import type { LoadOptions } from '../contract.js';
 import type { Engine, LoadedSource, QueryResult, SourceFile } from '../engine.js';
+import type { Measurement, MeasureRequest } from '../measure.js';
+import { measure } from './quality-sql.js';
 import { loadSourceTable } from './sources.js';
 import { quoteIdent, stringLiteral } from './types.js';
 import { viewBuildSql } from './view-sql.js';
@@ -43,8 +46,17 @@ export class DuckDbEngine implements Engine {
     return new DuckDbEngine(instance, conn, tempDir);
   }
 
-  loadSource(source: Source, files: SourceFile[], timezone: string): Promise<LoadedSource> {
-    return loadSourceTable(this.conn, source, files, timezone, this.nonNullKeys[source.name] ?? []);
+  loadSource(
+    source: Source,
+    files: SourceFile[],
+    timezone: string,
+    opts?: LoadOptions,
+  ): Promise<LoadedSource> {
+    return loadSourceTable(this.conn, source, files, timezone, this.nonNullKeys[source.name] ?? [], opts);
+  }
+
+  measure(request: MeasureRequest): Promise<Measurement> {
+    return measure(this.conn, request);
   }
 
   compileViewBuild(plan: ViewBuildPlan): string {
@@ -65,6 +77,13 @@ export class DuckDbEngine implements Engine {
 
   async dropResult(name: string): Promise<void> {
     await this.conn.run(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+  }
+
+  /** Another connection to the same database (parallel writers; sees its non-temporary tables). */
+  async connect(): Promise<DuckDBConnection> {
+    const conn = await this.instance.connect();
+    await conn.run("SET TimeZone = 'UTC'");
+    return conn;
   }
 
   async query(sql: string): Promise<QueryResult> {

@@ -2,6 +2,7 @@
 
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { CheckRecord } from '../lake/manifest.js';
 
 export interface RunRecord {
   run_id: string;
@@ -10,7 +11,37 @@ export interface RunRecord {
   finished_at: string;
   status: 'ok' | 'failed';
   error?: string;
-  partitions: { view: string; version: number; as_of_date: string; rows: number; duration_ms: number }[];
+  partitions: {
+    view: string;
+    version: number;
+    as_of_date: string;
+    rows: number;
+    duration_ms: number;
+    checks?: CheckRecord[];
+    late_events?: { late: number; total: number; rate: number };
+  }[];
+  /** Checks of a view that failed the gate (its partition is not in `partitions`). */
+  checks?: (CheckRecord & { view: string })[];
+  /** `asof run`: the as_of_date, the exit code and each stage (see pipeline/run.ts). */
+  as_of_date?: string;
+  exit_code?: number;
+  stages?: StageRecord[];
+  notify?: { target: string; ok: boolean; error?: string }[];
+}
+
+/** One pipeline stage of a run: what went in and out, how long, what was rejected or late. */
+export interface StageRecord {
+  stage: 'extract' | 'transform' | 'validate' | 'load' | 'notify';
+  /** The source (extract) or view (the others) it is about; absent for notify. */
+  source?: string;
+  view?: string;
+  status: 'ok' | 'failed' | 'warn' | 'skipped';
+  rows_in?: number;
+  rows_out?: number;
+  rejected?: number;
+  late_event_rate?: number;
+  duration_ms: number;
+  detail?: string;
 }
 
 export function runsFile(offline: string): string {

@@ -1,0 +1,144 @@
+// Backfill benchmark: 90 as_of_dates of a five-feature view over 10M transactions (100k users,
+// 120 days, Parquet, made by src/gen), computed by `backfill` (one query per chunk of dates) and by
+// the naive loop (the per-date build SQL, one query per date, same DuckDB), each in its own child
+// process so that each peak RSS is its own. Smaller runs: --events 1000000 --users 10000.
+// Run: npm run bench -- backfill [--events N] [--users N] [--days N] [--dates N] [--jobs N]
+//      [--chunk-days N] [--skip-naive] [--data DIR (reuse generated data)]
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { DuckDbEngine } from '../src/engines/duckdb/engine.js';
+import { generate } from '../src/gen/index.js';
+import { backfill } from '../src/pipeline/backfill.js';
+import { buildPartition, loadSources } from '../src/pipeline/build.js';
+import { loadProject } from '../src/pipeline/project.js';
+import { addDays, dateRange, systemClock } from '../src/time/index.js';
+
+const END = '2025-06-30';
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '10000000' },
+    users: { type: 'string', default: '100000' },
+    days: { type: 'string', default: '120' },
+    dates: { type: 'string', default: '90' },
+    jobs: { type: 'string', default: '2' },
+    'chunk-days': { type: 'string', default: '31' },
+    'skip-naive': { type: 'boolean', default: false },
+    data: { type: 'string' },
+    phase: { type: 'string' },
+  },
+});
+const dates = dateRange(addDays(END, 1 - Number(values.dates)), END);
+
+const VIEW = {
+  entity: 'user',
+  source: 'transactions',
+  version: 1,
+  cutoff: 'end_of_day',
+  where: "status = 'success'",
+  features: {
+    avg_amount_7d: { agg: 'avg', column: 'amount', window: '7d' },
+    purchases_30d: { agg: 'count', window: '30d' },
+    sum_amount_30d: { agg: 'sum', column: 'amount', window: '30d' },
+    max_amount_7d: { agg: 'max', column: 'amount', window: '7d' },
+    active_24h: { agg: 'exists', window: '24h' },
+  },
+};
+
+async function runPhase(dir: string, phase: 'backfill' | 'naive'): Promise<void> {
+  const project = await loadProject(dir);
+  const t0 = performance.now();
+  let rows = 0;
+  if (phase === 'backfill') {
+    const r = await backfill(project, {
+      dates,
+      views: ['bench'],
+      force: true,
+      jobs: Number(values.jobs),
+      chunkDays: Number(values['chunk-days']),
+    });
+    rows = r.built.reduce((n, b) => n + b.rowsWritten, 0);
+  } else {
+    const view = project.views.bench!;
+    const engine = await DuckDbEngine.open();
+    try {
+      const loaded = (await loadSources(project, [view], engine)).get(view.source)!;
+      for (const d of dates) {
+        rows += (await buildPartition(project, view, d, loaded, engine, `naive-${d}`, systemClock))
+          .rowsWritten;
+      }
+    } finally {
+      await engine.close();
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({ phase, seconds, rows, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
+}
+
+interface PhaseResult {
+  phase: string;
+  seconds: number;
+  rows: number;
+  maxRssMb: number;
+}
+
+function child(dir: string, phase: string): PhaseResult {
+  const self = fileURLToPath(import.meta.url);
+  const args = ['--import', 'tsx', self, ...process.argv.slice(2), '--data', dir, '--phase', phase];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${phase} failed (exit ${r.status})`);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as PhaseResult;
+}
+
+async function main(): Promise<void> {
+  if (values.phase === 'backfill' || values.phase === 'naive') {
+    await runPhase(values.data ?? '.', values.phase);
+    return;
+  }
+  const keep = values.data !== undefined;
+  const dir = values.data ?? mkdtempSync(path.join(tmpdir(), 'asof-bench-backfill-'));
+  try {
+    if (!existsSync(path.join(dir, 'asof.yaml'))) {
+      const g = await generate({
+        out: dir,
+        users: Number(values.users),
+        events: Number(values.events),
+        days: Number(values.days),
+        endDate: END,
+        seed: 1,
+        format: 'parquet',
+      });
+      process.stdout.write(`generated in ${(g.durationMs / 1000).toFixed(1)} s\n`);
+    }
+    const spec = YAML.parse(readFileSync(path.join(dir, 'asof.yaml'), 'utf8')) as Record<string, unknown>;
+    spec.views = { bench: VIEW };
+    writeFileSync(path.join(dir, 'asof.yaml'), YAML.stringify(spec));
+    process.stdout.write(
+      `backfill bench: ${values.events} transactions, ${values.users} users, ${values.days} days; ${dates.length} dates ${dates[0]}..${END}; jobs ${values.jobs}, chunk ${values['chunk-days']} dates\n`,
+    );
+    const fast = child(dir, 'backfill');
+    process.stdout.write(
+      `backfill: ${fast.seconds.toFixed(2)} s, ${fast.rows} rows written, ${Math.round(fast.rows / fast.seconds)} rows/s, peak RSS ${Math.round(fast.maxRssMb)} MB\n`,
+    );
+    if (!values['skip-naive']) {
+      const slow = child(dir, 'naive');
+      process.stdout.write(
+        `naive per-date loop: ${slow.seconds.toFixed(2)} s, ${slow.rows} rows written, ${Math.round(slow.rows / slow.seconds)} rows/s, peak RSS ${Math.round(slow.maxRssMb)} MB\n`,
+      );
+      if (slow.rows !== fast.rows) process.stdout.write(`WARNING: row counts differ\n`);
+      process.stdout.write(`ratio: backfill is ${(slow.seconds / fast.seconds).toFixed(1)}x faster\n`);
+    }
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,107 @@
+// asof plan / asof backfill --from D1 --to D2: what each partition of the range needs (new,
+// definition changed, source changed, up to date), then doing exactly that.
+
+import type { Command } from 'commander';
+import { AsofError } from '../errors.js';
+import { backfill, type PlannedPartition, planBackfill } from '../pipeline/backfill.js';
+import { loadProject } from '../pipeline/project.js';
+import { systemClock } from '../time/index.js';
+import { parseDateRange } from '../time/range.js';
+import { collect, projectOption } from './common.js';
+import { progressFor } from './progress.js';
+
+const STATE_TEXT: Record<PlannedPartition['state'], string> = {
+  new: 'new',
+  definition_changed: 'definition changed',
+  source_changed: 'source changed',
+  up_to_date: 'up to date',
+};
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new AsofError('usage', `${name} '${v}' is not a positive integer`);
+    }
+    return n;
+  };
+}
+
+function summary(planned: PlannedPartition[]): string {
+  const count = (s: PlannedPartition['state']) => planned.filter((p) => p.state === s).length;
+  const todo = planned.filter((p) => p.build).length;
+  return `${todo} to build (${count('new')} new, ${count('definition_changed')} definition changed, ${count('source_changed')} source changed${todo > planned.length - count('up_to_date') ? ', the rest forced' : ''}), ${planned.length - todo} up to date`;
+}
+
+interface RangeOpts {
+  from: string;
+  to: string;
+  view?: string[];
+  force?: boolean;
+  project: string;
+}
+
+function rangeCommand(cmd: Command): Command {
+  return projectOption(
+    cmd
+      .requiredOption('--from <date>', 'first as_of_date, YYYY-MM-DD')
+      .requiredOption('--to <date>', 'last as_of_date, YYYY-MM-DD (included)')
+      .option('--view <name>', 'only this view (repeatable)', collect)
+      .option('--force', 'rebuild every partition, up to date or not'),
+  );
+}
+
+export function registerBackfill(program: Command): void {
+  rangeCommand(
+    program
+      .command('plan')
+      .description('dry run of a backfill: every partition of the range, what would happen and why'),
+  ).action(async (opts: RangeOpts) => {
+    const dates = parseDateRange(opts.from, opts.to);
+    const project = await loadProject(opts.project);
+    const planned = planBackfill(project, { dates, views: opts.view, force: opts.force });
+    for (const p of planned) {
+      process.stdout.write(
+        `${p.build ? 'build' : 'skip '}  ${p.view} v${p.version} as_of_date=${p.asOfDate}  ${STATE_TEXT[p.state]}: ${p.reason}\n`,
+      );
+    }
+    process.stdout.write(`${summary(planned)}\n`);
+  });
+
+  rangeCommand(
+    program
+      .command('backfill')
+      .description(
+        'build every partition of a date range that plan says is new or stale, in one pass per chunk',
+      )
+      .option('--jobs <n>', 'partitions written in parallel', positiveInt('--jobs'), 1)
+      .option(
+        '--chunk-days <n>',
+        'dates computed by one query (bounds memory)',
+        positiveInt('--chunk-days'),
+        31,
+      ),
+  ).action(async (opts: RangeOpts & { jobs: number; chunkDays: number }) => {
+    const dates = parseDateRange(opts.from, opts.to);
+    const project = await loadProject(opts.project);
+    const progress = progressFor(process.stderr, systemClock.now);
+    try {
+      const result = await backfill(project, {
+        dates,
+        views: opts.view,
+        force: opts.force,
+        jobs: opts.jobs,
+        chunkDays: opts.chunkDays,
+        log: progress.log,
+        onProgress: (p) => progress.update(p),
+      });
+      progress.finish();
+      const rows = result.built.reduce((n, b) => n + b.rowsWritten, 0);
+      process.stdout.write(
+        `backfilled ${result.built.length} partition(s) (${rows} rows), ${result.skipped} up to date skipped\n`,
+      );
+    } finally {
+      progress.finish();
+    }
+  });
+}

@@ -1,0 +1,131 @@
+// The Python driver asof runs under pyspark: one SparkSession for the life of the process, jobs
+// read as JSON lines on stdin, one JSON line answered per job on the original stdout. Embedded as
+// text so that dist/ needs no data files; the JVM starts once per engine, not once per query.
+
+export const DRIVER_PY = String.raw`
+import glob, json, os, shutil, sys, traceback, datetime, decimal
+
+out = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)  # anything Spark or py4j prints goes to stderr, never into the protocol
+
+from pyspark.sql import SparkSession, functions as F, types as T
+
+cfg = json.loads(sys.argv[1])
+builder = SparkSession.builder.master(cfg["master"]).appName("asof")
+for k, v in cfg["conf"].items():
+    builder = builder.config(k, v)
+spark = builder.getOrCreate()
+spark.sparkContext.setLogLevel("ERROR")
+cached = {}
+
+
+def plain(v):
+    if isinstance(v, datetime.datetime):
+        return v.isoformat()
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return str(v)
+    return v
+
+
+def read_one(path, fmt, columns):
+    """One file as a DataFrame of its columns; text formats as strings."""
+    if fmt == "csv":
+        return spark.read.option("header", True).option("inferSchema", False).option("mode", "PERMISSIVE").csv(path)
+    if fmt in ("json", "jsonl"):
+        with open(path, "rb") as fh:
+            head = fh.read(4096).lstrip()
+        multi = head[:1] == b"["
+        found = spark.read.option("multiLine", multi).json(path).columns
+        schema = T.StructType([T.StructField(c, T.StringType()) for c in found])
+        return spark.read.option("multiLine", multi).schema(schema).json(path)
+    return spark.read.parquet(path)
+
+
+def op_read(job):
+    frames = []
+    for i, path in enumerate(job["files"]):
+        try:
+            df = read_one(path, job["format"], job["columns"])
+        except Exception as e:
+            return {"unreadable": {"file": path, "message": str(e).split("\n")[0]}}
+        found = [c for c in df.columns if not c.startswith("_corrupt")]
+        missing = [c for c in job["columns"] if c not in found]
+        if missing:
+            return {"missing": {"file": path, "columns": missing, "found": found}}
+        df = df.select(*job["columns"])  # contract names are plain identifiers
+        df = df.withColumn("__file", F.lit(path)).withColumn("__file_idx", F.lit(i))
+        # One file keeps its row order through its splits (equal-sized splits stay in offset order).
+        df = df.withColumn("__mono", F.monotonically_increasing_id())
+        frames.append(df)
+    df = frames[0]
+    for f in frames[1:]:
+        df = df.unionByName(f, allowMissingColumns=True)
+    df.createOrReplaceTempView(job["name"])
+    return {"schema": {f.name: f.dataType.simpleString() for f in df.schema.fields}}
+
+
+def op_materialize(job):
+    df = spark.sql(job["sql"])
+    old = cached.pop(job["name"], None)
+    df = df.cache()
+    n = df.count()
+    df.createOrReplaceTempView(job["name"])
+    if old is not None:
+        old.unpersist()
+    cached[job["name"]] = df
+    return {"rows": n}
+
+
+def op_query(job):
+    df = spark.sql(job["sql"])
+    rows = df.collect()
+    return {
+        "columns": [{"name": f.name, "type": f.dataType.simpleString()} for f in df.schema.fields],
+        "rows": [[plain(v) for v in r] for r in rows],
+    }
+
+
+def op_describe(job):
+    return {"columns": [{"name": f.name, "type": f.dataType.simpleString()} for f in spark.table(job["name"]).schema.fields]}
+
+
+def op_write(job):
+    target = job["file"]
+    tmp = target + ".spark"
+    shutil.rmtree(tmp, ignore_errors=True)
+    spark.table(job["name"]).coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(tmp)
+    parts = sorted(glob.glob(os.path.join(tmp, "part-*.parquet")))
+    if len(parts) != 1:
+        raise RuntimeError("expected one part file in %s, found %d" % (tmp, len(parts)))
+    os.replace(parts[0], target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {}
+
+
+def op_drop(job):
+    df = cached.pop(job["name"], None)
+    if df is not None:
+        df.unpersist()
+    spark.catalog.dropTempView(job["name"])
+    return {}
+
+
+OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "drop": op_drop}
+
+out.write(json.dumps({"id": 0, "ok": True, "version": spark.version}) + "\n")
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    job = json.loads(line)
+    try:
+        res = OPS[job["op"]](job)
+        res.update({"id": job["id"], "ok": True})
+    except Exception as e:
+        res = {"id": job["id"], "ok": False, "error": str(e).split("\n\nJVM stacktrace")[0][:4000]}
+    out.write(json.dumps(res) + "\n")
+spark.stop()
+`;

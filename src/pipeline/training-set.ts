@@ -1,0 +1,331 @@
+// `asof training-set` and `asof audit`: read the label file, plan, load the views' sources, compute
+// each view's features as of every label time (exact, or from published partitions), write the
+// label rows back in order with their features; the audit samples rows and checks provenance.
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDbEngine } from '../engines/duckdb/engine.js';
+import {
+  assembleSql,
+  auditJoinSql,
+  badLabelTimesSql,
+  copyToSql,
+  exactFeatureQuery,
+  type FeatureQueryBuilder,
+  LABELS_TABLE,
+  type LabelFormat,
+  loadLabelsSql,
+  naiveAssembleSql,
+  naiveViewSql,
+  type OutputFormat,
+  partitionFeaturesSql,
+  pointsSql,
+  readLabelsSql,
+  sampleLabelsSql,
+} from '../engines/duckdb/training-set-sql.js';
+import { quoteIdent } from '../engines/duckdb/types.js';
+import { AsofError } from '../errors.js';
+import { planTrainingSet, type TrainingSetMode, type TrainingSetPlan } from '../plan/training-set.js';
+import type { Project } from '../spec/project.js';
+import { readManifest } from '../storage/lake/manifest.js';
+import { listPartitions, readablePartitionDir } from '../storage/lake/partition.js';
+import { cutoffInstant, formatInstant } from '../time/index.js';
+import { loadSources } from './build.js';
+import type { Logger } from './log.js';
+import { silentLogger } from './log.js';
+
+export interface LabelsOptions {
+  labels: string;
+  timeColumn: string;
+  views?: string[];
+  fullNames?: boolean;
+  ignoreArrival?: boolean;
+}
+
+export interface TrainingSetOptions extends LabelsOptions {
+  out: string;
+  mode?: TrainingSetMode;
+  /** The benchmark's baseline: the straightforward range join per label row. */
+  naive?: boolean;
+  /** Every kind by the range join (the reference the running-total plan is tested against). */
+  reference?: boolean;
+  log?: Logger;
+  engine?: { threads?: number; memoryLimit?: string };
+}
+
+export interface TrainingSetResult {
+  rows: number;
+  columns: string[];
+  out: string;
+  durationMs: number;
+  /** Where the time went: reading labels and sources, computing features, writing the output. */
+  phases: { loadMs: number; featuresMs: number; writeMs: number };
+}
+
+export function labelFormat(file: string): LabelFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.json') return 'json';
+  if (ext === '.parquet') return 'parquet';
+  throw new AsofError(
+    'usage',
+    `cannot tell the format of '${file}'`,
+    { file },
+    'use a .csv, .jsonl or .parquet file',
+  );
+}
+
+export function outputFormat(file: string): OutputFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.parquet') return 'parquet';
+  throw new AsofError(
+    'usage',
+    `cannot tell the output format of '${file}'`,
+    { file },
+    'name the output .csv or .parquet',
+  );
+}
+
+/** Reads the label file into the labels table and plans the training set. */
+async function loadLabels(
+  project: Project,
+  engine: DuckDbEngine,
+  opts: LabelsOptions & { mode?: TrainingSetMode },
+): Promise<TrainingSetPlan> {
+  const file = path.resolve(opts.labels);
+  if (!existsSync(file)) throw new AsofError('usage', 'label file not found', { file });
+  const format = labelFormat(file);
+  const read = readLabelsSql(file, format);
+  let described: unknown[][];
+  try {
+    described = (await engine.query(`DESCRIBE SELECT * FROM ${read}`)).rows;
+  } catch (e) {
+    throw new AsofError('contract', `cannot read the label file: ${(e as Error).message.split('\n')[0]}`, {
+      file,
+    });
+  }
+  const columns = described.map((r) => String(r[0]));
+  const types = new Map(described.map((r) => [String(r[0]), String(r[1])]));
+  const sniffed = types.get(opts.timeColumn);
+  // A sniffed timestamp type could read local times as UTC: label times are parsed from text.
+  const textTime = format !== 'parquet' && sniffed !== undefined && sniffed !== 'VARCHAR';
+  const readTyped = textTime
+    ? readLabelsSql(
+        file,
+        format,
+        described.map((r) => ({ name: String(r[0]), type: String(r[1]) })),
+        [opts.timeColumn],
+      )
+    : read;
+  const plan = planTrainingSet(project, {
+    labelsFile: file,
+    labelColumns: columns,
+    timeColumn: opts.timeColumn,
+    views: opts.views,
+    fullNames: opts.fullNames,
+    ignoreArrival: opts.ignoreArrival,
+    mode: opts.mode,
+  });
+  await engine.query(
+    loadLabelsSql(
+      readTyped,
+      opts.timeColumn,
+      textTime ? 'VARCHAR' : (sniffed ?? 'VARCHAR'),
+      project.timezone,
+    ),
+  );
+  const bad = (await engine.query(badLabelTimesSql(opts.timeColumn))).rows;
+  const first = bad[0];
+  if (first) {
+    const examples = bad.map((b) => `row ${Number(b[0])}: ${b[1] === null ? 'empty' : `'${String(b[1])}'`}`);
+    throw new AsofError(
+      'contract',
+      `${Number(first[2])} label row(s) have no readable time, e.g. ${examples.join(', ')}`,
+      { file, dataColumn: opts.timeColumn },
+      'every label needs a timestamp (an offset, or local to the project timezone)',
+    );
+  }
+  return plan;
+}
+
+/** Lists the partitions of each view's current version and their cutoffs. */
+function publishedPartitions(project: Project, plan: TrainingSetPlan, i: number) {
+  const vp = plan.views[i];
+  if (!vp) return [];
+  const view = vp.view;
+  return listPartitions(project.storage.offline, view.name, view.version).flatMap((asOfDate) => {
+    const dir = readablePartitionDir({
+      offline: project.storage.offline,
+      view: view.name,
+      version: view.version,
+      asOfDate,
+    });
+    const manifest = dir ? readManifest(dir) : undefined;
+    if (!dir || !manifest) return [];
+    return manifest.data_files.map((f) => ({
+      asOfDate,
+      cutoffMs: cutoffInstant(asOfDate, view.cutoff, project.timezone),
+      file: path.join(dir, f.path),
+    }));
+  });
+}
+
+export async function trainingSet(project: Project, opts: TrainingSetOptions): Promise<TrainingSetResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? silentLogger;
+  const out = path.resolve(opts.out);
+  const format = outputFormat(out);
+  const engine = await DuckDbEngine.open(opts.engine ?? {});
+  const query = engine.query.bind(engine);
+  if (process.env.ASOF_PROFILE) {
+    // Prints each statement's time (for benchmarks and tuning), never on by default.
+    engine.query = async (sql: string) => {
+      const s0 = performance.now();
+      const r = await query(sql);
+      log.info(
+        `${((performance.now() - s0) / 1000).toFixed(2)} s  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
+      );
+      return r;
+    };
+  }
+  try {
+    const plan = await loadLabels(project, engine, opts);
+    const perView: string[] = [];
+    const phases = { loadMs: 0, featuresMs: 0, writeMs: 0 };
+    let mark = t0;
+    const lap = (phase: keyof typeof phases) => {
+      const now = performance.now();
+      phases[phase] += now - mark;
+      mark = now;
+    };
+    if (plan.mode === 'partitions') {
+      for (const [i, vp] of plan.views.entries()) {
+        const parts = publishedPartitions(project, plan, i);
+        if (parts.length === 0)
+          log.warn(
+            `view ${vp.view.name} v${vp.view.version} has no published partition: its features are NULL`,
+          );
+        const points = quoteIdent(`__pts_${i}`);
+        await engine.query(`CREATE OR REPLACE TEMP TABLE ${points} AS ${pointsSql(vp, plan.timezone)}`);
+        const q = partitionFeaturesSql(vp, points, parts);
+        for (const s of q.setup) await engine.query(s);
+        const table = quoteIdent(`__feat_${i}`);
+        await engine.query(`CREATE OR REPLACE TEMP TABLE ${table} AS ${q.select}`);
+        perView.push(table);
+      }
+      lap('featuresMs');
+      await engine.query(copyToSql(assembleSql(plan, perView, false), out, format));
+      lap('writeMs');
+    } else {
+      await loadSources(
+        project,
+        plan.views.map((v) => v.view),
+        engine,
+      );
+      lap('loadMs');
+      for (const [i, vp] of plan.views.entries()) {
+        const table = quoteIdent(`__feat_${i}`);
+        if (opts.naive) {
+          await engine.query(`CREATE OR REPLACE TEMP TABLE ${table} AS ${naiveViewSql(vp, plan.timezone)}`);
+        } else {
+          const points = quoteIdent(`__pts_${i}`);
+          await engine.query(`CREATE OR REPLACE TEMP TABLE ${points} AS ${pointsSql(vp, plan.timezone)}`);
+          const q = exactFeatureQuery(vp, plan.timezone, points, {
+            provenance: false,
+            rangeOnly: opts.reference === true,
+          });
+          for (const s of q.setup) await engine.query(s);
+          await engine.query(`CREATE OR REPLACE TEMP TABLE ${table} AS ${q.select}`);
+        }
+        perView.push(table);
+      }
+      lap('featuresMs');
+      const query = opts.naive ? naiveAssembleSql(plan, perView) : assembleSql(plan, perView, true);
+      await engine.query(copyToSql(query, out, format));
+      lap('writeMs');
+    }
+    const rows = Number((await engine.query(`SELECT count(*) FROM ${LABELS_TABLE}`)).rows[0]?.[0] ?? 0);
+    const columns = [...plan.labelColumns, ...plan.views.flatMap((v) => v.features.map((f) => f.output))];
+    return { rows, columns, out, durationMs: performance.now() - t0, phases };
+  } finally {
+    await engine.close();
+  }
+}
+
+export interface AuditOptions extends LabelsOptions {
+  sample?: number;
+  seed?: number;
+}
+
+export interface AuditFinding {
+  /** 1-based row of the label file. */
+  row: number;
+  keys: Record<string, unknown>;
+  labelTime: string;
+  view: string;
+  feature: string;
+  /** The latest event instant the feature read, null when it read none. */
+  latestEvent: string | null;
+  leak: boolean;
+}
+
+export interface AuditReport {
+  sampled: number;
+  findings: AuditFinding[];
+  leaks: number;
+}
+
+/**
+ * Samples label rows (deterministically) and, with the exact plan (or `builder`, which tests
+ * replace by a deliberately leaky one), reports the latest event each feature used per row.
+ */
+export async function audit(
+  project: Project,
+  opts: AuditOptions,
+  builder: FeatureQueryBuilder = exactFeatureQuery,
+): Promise<AuditReport> {
+  const engine = await DuckDbEngine.open();
+  try {
+    const plan = await loadLabels(project, engine, opts);
+    await loadSources(
+      project,
+      plan.views.map((v) => v.view),
+      engine,
+    );
+    const sample = quoteIdent('__sample');
+    await engine.query(
+      `CREATE OR REPLACE TEMP TABLE ${sample} AS ${sampleLabelsSql(opts.sample ?? 100, opts.seed ?? 42)}`,
+    );
+    const sampled = Number((await engine.query(`SELECT count(*) FROM ${sample}`)).rows[0]?.[0] ?? 0);
+    const findings: AuditFinding[] = [];
+    for (const [i, vp] of plan.views.entries()) {
+      const points = quoteIdent(`__apts_${i}`);
+      await engine.query(`CREATE OR REPLACE TEMP TABLE ${points} AS ${pointsSql(vp, plan.timezone, sample)}`);
+      const q = builder(vp, plan.timezone, points, { provenance: true });
+      for (const s of q.setup) await engine.query(s);
+      const res = await engine.query(auditJoinSql(vp, sample, q.select));
+      for (const r of res.rows) {
+        const t = r[1] as Date;
+        const keys = Object.fromEntries(vp.view.keys.map((k, j) => [k, r[2 + j]]));
+        vp.features.forEach((tf, f) => {
+          const u = r[2 + vp.view.keys.length + f] as Date | null;
+          findings.push({
+            row: Number(r[0]),
+            keys,
+            labelTime: formatInstant(t.getTime()),
+            view: vp.view.name,
+            feature: tf.output,
+            latestEvent: u ? formatInstant(u.getTime()) : null,
+            leak: u !== null && u !== undefined && u.getTime() >= t.getTime(),
+          });
+        });
+      }
+    }
+    findings.sort((a, b) => a.row - b.row);
+    return { sampled, findings, leaks: findings.filter((f) => f.leak).length };
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,345 @@
+// `asof stream`: one source's events -> contract check (dead letters) -> watermark (late log) ->
+// per-entity state of each view -> checkpoints (state + offsets in one SQLite transaction) and
+// offline micro-batches named by their sequence range. Killed at any point and restarted, it
+// replays from the last offline checkpoint and ends with the same online values and offline rows.
+
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { DuckDbEngine } from '../engines/duckdb/engine.js';
+import { type OfflineEvent, writeEventsParquet } from '../engines/duckdb/events-writer.js';
+import { AsofError } from '../errors.js';
+import type { Logger } from '../pipeline/log.js';
+import { silentLogger } from '../pipeline/log.js';
+import type { Project, Source, View } from '../spec/project.js';
+import { type Checkpoint, type DirtyState, emptyCheckpoint, OnlineStore } from '../storage/online/sqlite.js';
+import { type Clock, formatInstant, type Instant, systemClock, windowStart } from '../time/index.js';
+import { LocalDays } from '../time/read-time.js';
+import { checkEvent } from './event.js';
+import { Metrics } from './metrics.js';
+import type { SourceRecord, StreamSource } from './sources.js';
+import { type EntityState, emptyState, ViewRuntime } from './state.js';
+
+export interface StreamOptions {
+  views: View[];
+  source: StreamSource;
+  /** Checkpoint after this many events or this many ms, whichever comes first. */
+  checkpointEvents?: number;
+  checkpointMs?: number;
+  /** Write an offline micro-batch (at a checkpoint) after this many events or ms. */
+  offlineEvents?: number;
+  offlineMs?: number;
+  clock?: Clock;
+  log?: Logger;
+  /** Sync each checkpoint to disk (power-loss safe); without it a checkpoint survives kill -9. */
+  fsync?: boolean;
+  /** Called after each checkpoint commit (tests and benchmarks use it). */
+  onCheckpoint?: (c: Checkpoint) => void;
+  /** Set to true to finish at the next batch boundary with a final checkpoint (SIGTERM). */
+  stopRequested?: () => boolean;
+}
+
+export interface StreamSummary {
+  source: string;
+  checkpoint: Checkpoint;
+  eventsRead: number;
+  seconds: number;
+  metrics: Metrics;
+}
+
+/** The online store's folder of a project. */
+export function onlineDir(project: Project): string {
+  return path.join(project.root, '.asof', 'online');
+}
+
+/** Where accepted events of a source land in the lake. */
+export function eventsDir(project: Project, source: string): string {
+  return path.join(project.storage.offline, '_events', source);
+}
+
+const pad = (n: number) => String(n).padStart(12, '0');
+
+/** The single source every streamed view reads (a stream job follows one source). */
+export function streamSourceOf(project: Project, views: View[]): Source {
+  const names = [...new Set(views.map((v) => v.source))];
+  if (names.length !== 1) {
+    throw new AsofError(
+      'usage',
+      `a stream job reads one source; the views read ${names.join(', ')}`,
+      { file: project.specFile },
+      'run one `asof stream` per source',
+    );
+  }
+  const source = project.sources[names[0] as string];
+  if (!source) throw new AsofError('spec', `unknown source '${names[0]}'`, { file: project.specFile });
+  return source;
+}
+
+export async function runStream(project: Project, opts: StreamOptions): Promise<StreamSummary> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? silentLogger;
+  const tz = project.timezone;
+  const source = streamSourceOf(project, opts.views);
+  const viewNames = opts.views.map((v) => v.name);
+  const everyEvents = opts.checkpointEvents ?? 10_000;
+  const everyMs = opts.checkpointMs ?? 1_000;
+  const offlineEvery = opts.offlineEvents ?? 100_000;
+  const offlineEveryMs = opts.offlineMs ?? 10_000;
+  const dir = onlineDir(project);
+  const lateLog = path.join(dir, 'late', `${source.name}.jsonl`);
+  const deadLog = path.join(dir, 'dead-letters', `${source.name}.jsonl`);
+  mkdirSync(path.dirname(lateLog), { recursive: true });
+  mkdirSync(path.dirname(deadLog), { recursive: true });
+  const lakeDir = eventsDir(project, source.name);
+
+  const store = OnlineStore.open(dir, { fsync: opts.fsync ?? false });
+  const engine = await DuckDbEngine.open({ threads: 1 });
+  const metrics = new Metrics();
+  const t0 = performance.now();
+  let eventsRead = 0;
+  try {
+    const saved = store.readCheckpoint(source.name);
+    const ckpt: Checkpoint = saved?.checkpoint ?? emptyCheckpoint();
+    // What the last checkpoint does not cover was never done: cut the logs back, drop orphan batches.
+    truncateTo(lateLog, ckpt.lateBytes);
+    truncateTo(deadLog, ckpt.deadBytes);
+    removeOrphanBatches(lakeDir, ckpt.offlineNextSeq);
+
+    const runtimes = opts.views.map((v) => new ViewRuntime(v, tz, project));
+    const states = opts.views.map((v) => store.loadStates(v.name));
+    const dirty = opts.views.map(() => new Set<string>());
+    const keys = [...new Set(opts.views.flatMap((v) => v.keys))];
+    const lateness = source.allowedLateness;
+    const days = new LocalDays(tz);
+
+    // Replay from the offline checkpoint with the watermark as it was there: same decisions again.
+    let maxTs: Instant | null = ckpt.offlineMaxTs;
+    let seq = ckpt.offlineNextSeq;
+    const applied = ckpt.nextSeq;
+    const counters = { ...ckpt.counters };
+    let offlineBuf: OfflineEvent[] = [];
+    let lateLines: string[] = [];
+    let deadLines: string[] = [];
+    let pendingReceived: number[] = [];
+    let sinceCheckpoint = 0;
+    let lastCheckpoint = performance.now();
+    let lastOffline = performance.now();
+    let lastPosition: string | undefined = ckpt.offlinePosition;
+
+    const watermark = (): Instant | null => {
+      if (maxTs === null) return null;
+      if (!lateness) return maxTs;
+      return windowStart(maxTs, lateness, tz);
+    };
+
+    const flushOffline = async (): Promise<void> => {
+      if (seq > ckpt.offlineNextSeq) {
+        const byDate = new Map<string, OfflineEvent[]>();
+        for (const e of offlineBuf) {
+          const d = days.dateOf(e.ts);
+          const list = byDate.get(d) ?? [];
+          list.push(e);
+          byDate.set(d, list);
+        }
+        for (const [d, list] of byDate) {
+          const dd = path.join(lakeDir, `event_date=${d}`);
+          mkdirSync(dd, { recursive: true });
+          await writeEventsParquet(
+            engine,
+            source,
+            list,
+            path.join(dd, `${pad(ckpt.offlineNextSeq)}-${pad(seq - 1)}.parquet`),
+          );
+        }
+      }
+      offlineBuf = [];
+      ckpt.offlineNextSeq = seq;
+      if (lastPosition !== undefined) ckpt.offlinePosition = lastPosition;
+      ckpt.offlineMaxTs = maxTs;
+      lastOffline = performance.now();
+    };
+
+    const checkpoint = async (final: boolean): Promise<void> => {
+      const now = performance.now();
+      if (final || offlineBuf.length >= offlineEvery || now - lastOffline >= offlineEveryMs)
+        await flushOffline();
+      const wm = watermark();
+      const batch: DirtyState[] = [];
+      let compacted = false;
+      runtimes.forEach((rt, i) => {
+        const st = states[i] as Map<string, EntityState>;
+        const bound = wm === null ? null : rt.compactionBound(wm);
+        for (const key of dirty[i] as Set<string>) {
+          const s = st.get(key) as EntityState;
+          if (bound !== null && rt.compactBefore(s, bound)) compacted = true;
+          batch.push({ view: rt.view.name, key, state: s });
+        }
+        (dirty[i] as Set<string>).clear();
+      });
+      // reads at or after the watermark of a compaction see every event their windows need
+      if (wm !== null && compacted) ckpt.exactFrom = Math.max(ckpt.exactFrom ?? wm, wm);
+      if (lateLines.length > 0) appendFileSync(lateLog, lateLines.join(''));
+      if (deadLines.length > 0) appendFileSync(deadLog, deadLines.join(''));
+      lateLines = [];
+      deadLines = [];
+      ckpt.nextSeq = Math.max(ckpt.nextSeq, seq);
+      ckpt.maxTs = maxTs;
+      ckpt.counters = { ...counters };
+      ckpt.lateBytes = sizeOf(lateLog);
+      ckpt.deadBytes = sizeOf(deadLog);
+      store.commit(source.name, viewNames, ckpt, batch, clock.now());
+      // Upstream may forget only what a restart no longer replays: events before the offline checkpoint.
+      await opts.source.ack(ckpt.offlineNextSeq);
+      const done = performance.now();
+      for (const r of pendingReceived) metrics.latency.observe(done - r);
+      pendingReceived = [];
+      sinceCheckpoint = 0;
+      lastCheckpoint = done;
+      opts.onCheckpoint?.(ckpt);
+    };
+
+    const handle = (r: SourceRecord): void => {
+      if (r.seq !== seq) throw new Error(`stream source skipped from sequence ${seq} to ${r.seq}`);
+      seq = r.seq + 1;
+      if (r.position !== undefined) lastPosition = r.position;
+      eventsRead++;
+      const fresh = r.seq >= applied;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(r.text);
+      } catch {
+        raw = undefined;
+      }
+      const c =
+        raw === undefined
+          ? { ok: false as const, reason: 'not valid JSON' }
+          : checkEvent(raw, source, keys, tz);
+      if (!c.ok) {
+        if (fresh) {
+          counters.dead++;
+          deadLines.push(`${JSON.stringify({ offset: r.seq, reason: c.reason, event: r.text })}\n`);
+        }
+        return;
+      }
+      const wm = watermark();
+      if (wm !== null && c.ts < wm) {
+        if (fresh) {
+          counters.late++;
+          lateLines.push(
+            `${JSON.stringify({ offset: r.seq, event_time: formatInstant(c.ts), watermark: formatInstant(wm), event: raw })}\n`,
+          );
+        }
+        return;
+      }
+      if (maxTs === null || c.ts > maxTs) maxTs = c.ts;
+      offlineBuf.push({ seq: r.seq, row: c.row, ts: c.ts });
+      if (!fresh) return;
+      counters.accepted++;
+      let used = false;
+      runtimes.forEach((rt, i) => {
+        const e = rt.entry(c.row, c.ts, r.seq);
+        if (!e) return;
+        const key = rt.keyOf(c.row);
+        if (key === null) return;
+        const st = states[i] as Map<string, EntityState>;
+        let s = st.get(key);
+        if (!s) {
+          s = emptyState();
+          st.set(key, s);
+        }
+        if (rt.apply(s, e)) {
+          (dirty[i] as Set<string>).add(key);
+          used = true;
+        }
+      });
+      if (!used) counters.filtered++;
+      pendingReceived.push(r.received);
+      sinceCheckpoint++;
+    };
+
+    log.info(
+      `stream ${viewNames.join(', ')} from ${opts.source.description}: resuming at offset ${ckpt.nextSeq} (offline at ${ckpt.offlineNextSeq})`,
+    );
+    for await (const batch of opts.source.batches(ckpt.offlineNextSeq, ckpt.offlinePosition)) {
+      for (const r of batch) {
+        handle(r);
+        if (sinceCheckpoint >= everyEvents) await checkpoint(false);
+      }
+      if (sinceCheckpoint > 0 && performance.now() - lastCheckpoint >= everyMs) await checkpoint(false);
+      else if (
+        batch.length === 0 &&
+        offlineBuf.length > 0 &&
+        performance.now() - lastOffline >= offlineEveryMs
+      ) {
+        await checkpoint(false);
+      }
+      if (opts.stopRequested?.()) break;
+    }
+    await checkpoint(true);
+    const seconds = (performance.now() - t0) / 1000;
+    fillMetrics(metrics, ckpt, eventsRead, seconds, clock.now());
+    writeFileSync(path.join(dir, `metrics-${source.name}.prom`), metrics.render({ source: source.name }));
+    return { source: source.name, checkpoint: ckpt, eventsRead, seconds, metrics };
+  } finally {
+    await opts.source.close();
+    await engine.close();
+    store.close();
+  }
+}
+
+function fillMetrics(m: Metrics, c: Checkpoint, read: number, seconds: number, now: number): void {
+  const total = c.counters.accepted + c.counters.late + c.counters.dead;
+  m.set('asof_stream_events_read_total', 'counter', 'Events read from the source by this run.', read);
+  m.set('asof_stream_events_accepted_total', 'counter', 'Events applied (all runs).', c.counters.accepted);
+  m.set('asof_stream_events_late_total', 'counter', 'Late events, logged and not applied.', c.counters.late);
+  m.set('asof_stream_dead_letters_total', 'counter', 'Events breaking the contract.', c.counters.dead);
+  m.set(
+    'asof_stream_late_ratio',
+    'gauge',
+    'Late events over all events.',
+    total === 0 ? 0 : c.counters.late / total,
+  );
+  m.set(
+    'asof_stream_events_per_second',
+    'gauge',
+    'Events read per second by this run.',
+    seconds > 0 ? read / seconds : 0,
+  );
+  m.set(
+    'asof_stream_lag_seconds',
+    'gauge',
+    'Wall clock minus the largest event time seen (event-time lag).',
+    c.maxTs === null ? 0 : (now - c.maxTs) / 1000,
+  );
+  m.set('asof_stream_offset', 'gauge', 'The next source offset to apply.', c.nextSeq);
+}
+
+function sizeOf(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
+}
+
+function truncateTo(file: string, bytes: number): void {
+  if (existsSync(file) && statSync(file).size > bytes) truncateSync(file, bytes);
+}
+
+/** Micro-batches starting at or after the offline checkpoint were written by a run that died. */
+function removeOrphanBatches(lakeDir: string, offlineNextSeq: number): void {
+  if (!existsSync(lakeDir)) return;
+  for (const d of readdirSync(lakeDir)) {
+    const dd = path.join(lakeDir, d);
+    if (!d.startsWith('event_date=')) continue;
+    for (const f of readdirSync(dd)) {
+      const m = /^(\d+)-(\d+)\.parquet$/.exec(f);
+      if (f.endsWith('.tmp') || (m && Number(m[1]) >= offlineNextSeq))
+        rmSync(path.join(dd, f), { force: true });
+    }
+  }
+}
