@@ -35,7 +35,10 @@ function viewOf(project: Project, name: string): View {
   return v;
 }
 
-function checkExact(store: OnlineStore, view: View, at: Instant): void {
+/** What a read needs of the store (OnlineStore, or serving's long-lived OnlineReader). */
+export type StateSource = Pick<OnlineStore, 'getState' | 'checkpointsOf'>;
+
+function checkExact(store: StateSource, view: View, at: Instant): void {
   for (const c of store.checkpointsOf(view.name)) {
     if (c.exactFrom !== null && at < c.exactFrom) {
       throw new AsofError(
@@ -59,7 +62,7 @@ export function getOnline(project: Project, viewName: string, key: string, at: I
 }
 
 /** The values of one entity at `at` from an open store (shared by `asof get` and `asof serve`). */
-export function readEntity(store: OnlineStore, rt: ViewRuntime, key: string, at: Instant): OnlineValues {
+export function readEntity(store: StateSource, rt: ViewRuntime, key: string, at: Instant): OnlineValues {
   const view = rt.view;
   checkExact(store, view, at);
   const state = store.getState(view.name, key);

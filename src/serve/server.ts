@@ -11,7 +11,7 @@ import type { Value } from '../expr/evaluate.js';
 import { readEntity } from '../pipeline/online-read.js';
 import type { Project, View } from '../spec/project.js';
 import { PublishedReader } from '../storage/online/published.js';
-import { OnlineStore } from '../storage/online/sqlite.js';
+import { OnlineReader } from '../storage/online/reader.js';
 import { onlineDir } from '../stream/job.js';
 import { ViewRuntime } from '../stream/state.js';
 import { type Clock, formatInstant, type Instant, windowStart } from '../time/index.js';
@@ -59,7 +59,7 @@ class HttpError extends Error {
 
 /** Reads of the online store, kept open across requests (reopened lazily if absent at start). */
 class Reader {
-  private store: OnlineStore | null = null;
+  private store: OnlineReader | null = null;
   readonly published: PublishedReader;
   private readonly runtimes = new Map<string, ViewRuntime>();
 
@@ -70,10 +70,15 @@ class Reader {
     this.published = new PublishedReader(dir);
   }
 
-  private open(): OnlineStore | null {
+  private nextTry = 0;
+
+  /** Opens lazily; while there is no stream state yet, looks again at most once a second. */
+  private open(): OnlineReader | null {
     if (this.store) return this.store;
+    if (performance.now() < this.nextTry) return null;
+    this.nextTry = performance.now() + 1000;
     try {
-      this.store = OnlineStore.open(this.dir, { readonly: true });
+      this.store = OnlineReader.open(this.dir);
     } catch {
       return null;
     }
@@ -105,17 +110,14 @@ class Reader {
       return { freshness: formatInstant(latest), age_seconds: age / 1000, tooOld };
     };
     const store = this.open();
-    let checkpoints: ReturnType<OnlineStore['checkpointsOf']> = [];
-    try {
-      checkpoints = store ? store.checkpointsOf(view.name) : [];
-    } catch {
-      checkpoints = []; // a store without tables yet (the stream job is just starting)
-    }
+    const checkpoints = store ? store.checkpointsOf(view.name) : [];
     const streamed = store !== null && checkpoints.length > 0;
-    const meta = this.published.meta(view.name);
+    let meta: ReturnType<PublishedReader['meta']> | undefined;
     if (streamed) {
       const r = readEntity(store, this.runtime(view), key, at);
       const latest = Math.max(...checkpoints.map((c) => c.maxTs ?? Number.NEGATIVE_INFINITY));
+      // an entity absent from the stream state may still have a published batch value
+      if (r.values === null) meta = this.published.meta(view.name);
       if (r.values !== null || !meta) {
         const j = Number.isFinite(latest) ? judge(latest) : null;
         return {
@@ -129,6 +131,7 @@ class Reader {
         };
       }
     }
+    if (meta === undefined) meta = this.published.meta(view.name);
     if (meta) {
       const current =
         meta.featureVersion === view.version && meta.transformationVersion === view.transformationVersion;
@@ -152,10 +155,15 @@ class Reader {
         ...(reason ? { stale_reason: reason } : {}),
       };
     }
-    throw new HttpError(
-      404,
-      `view '${view.name}' has nothing online: run 'asof stream --view ${view.name}' or 'asof publish --view ${view.name}'`,
-    );
+    return {
+      ...base,
+      values: null,
+      source: 'none',
+      freshness: null,
+      age_seconds: null,
+      stale: true,
+      stale_reason: `nothing online: run 'asof stream --view ${view.name}' or 'asof publish --view ${view.name}'`,
+    };
   }
 
   close(): void {
@@ -213,7 +221,14 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
   const rate = settings?.rateLimit?.perSecond;
   const buckets = new Map<string, { tokens: number; last: number }>();
 
-  const app = Fastify({ bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false });
+  // a long parameter reaches the handler so that it is refused as a 400 naming the field
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    logger: false,
+    routerOptions: { maxParamLength: 2048 },
+    // strict schemas: no silently dropped fields, no coercion of a string into an array
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
   const started = new WeakMap<FastifyRequest, bigint>();
 
   app.addHook('onRequest', async (req) => {
@@ -298,7 +313,8 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
   };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_req, reply) => {
+  // with tokens declared, metrics need the admin scope; without, they are open like the reads
+  app.get('/metrics', { preHandler: guard(tokens.length > 0 ? 'admin' : null) }, async (_req, reply) => {
     reply.header('content-type', 'text/plain; version=0.0.4');
     return metrics.render() + streamMetrics(dir);
   });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProject } from '../../src/pipeline/project.js';
 import { showPartition } from '../../src/pipeline/show.js';
 import { createServer } from '../../src/serve/server.js';
+import { parseProjectYaml } from '../../src/spec/parse.js';
 import type { Project } from '../../src/spec/project.js';
 import { systemClock } from '../../src/time/index.js';
 import { makeProject, REPO_ROOT, runCli } from '../support/project.js';
@@ -51,6 +52,23 @@ const PURCHASES = [
 
 const auth = (t: string) => ({ authorization: `Bearer ${t}` });
 
+/** A response body as the tests look at it (the assertions check its shape). */
+interface Body {
+  [field: string]: unknown;
+  values: Record<string, unknown> | null;
+  error?: string;
+  stale?: boolean;
+  age_seconds?: number;
+  stale_reason?: string;
+  freshness?: string;
+  views: Record<string, { stale: boolean }>;
+  entities: { key: string; values: Record<string, unknown>; views: Record<string, { stale: boolean }> }[];
+}
+
+async function json(r: Response | Promise<Response>): Promise<Body> {
+  return (await (await r).json()) as Body;
+}
+
 describe('asof serve', () => {
   let dir: string;
   let project: Project;
@@ -86,7 +104,7 @@ describe('asof serve', () => {
           headers: auth(READ),
         });
         expect(res.status).toBe(200);
-        const body = await res.json();
+        const body = await json(res);
         expect(body.values).toEqual(JSON.parse(cli.stdout).values);
         expect(body).toMatchObject({
           view: 'v',
@@ -99,14 +117,14 @@ describe('asof serve', () => {
         expect(body.freshness).toMatch(/^2025-03-29T/);
       }
     }
-    const some = await (
-      await fetch(`${base}/v1/features/v/u1?at=2025-03-29T00:30:00Z`, { headers: auth(READ) })
-    ).json();
+    const some = await json(
+      fetch(`${base}/v1/features/v/u1?at=2025-03-29T00:30:00Z`, { headers: auth(READ) }),
+    );
     expect(some.values).not.toBeNull();
     // far after the last event: the 6h freshness bound is exceeded, and the response says so
-    const late = await (
-      await fetch(`${base}/v1/features/v/u1?at=2025-04-05T00:00:00Z`, { headers: auth(READ) })
-    ).json();
+    const late = await json(
+      fetch(`${base}/v1/features/v/u1?at=2025-04-05T00:00:00Z`, { headers: auth(READ) }),
+    );
     expect(late.stale).toBe(true);
     expect(late.age_seconds).toBeGreaterThan(6 * 3600);
     expect(late.stale_reason).toMatch(/freshness bound/);
@@ -121,18 +139,19 @@ describe('asof serve', () => {
       body: JSON.stringify({ entities: keys, features: ['v:sum_1d', 'v:n_1h', 'b:spend_7d'], at }),
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.entities).toHaveLength(4);
     expect(Object.keys(body.views)).toEqual(['v', 'b']);
     for (const [i, key] of keys.entries()) {
-      const single = await (
-        await fetch(`${base}/v1/features/v/${key}?at=${at}`, { headers: auth(READ) })
-      ).json();
-      const e = body.entities[i];
+      const single = await json(fetch(`${base}/v1/features/v/${key}?at=${at}`, { headers: auth(READ) }));
+      const e = body.entities[i] as Body['entities'][number];
       expect(e.key).toBe(key);
       expect(e.values['v:sum_1d']).toEqual(single.values?.sum_1d ?? null);
       expect(e.values['v:n_1h']).toEqual(single.values?.n_1h ?? null);
-      expect(e.views.v.stale).toBe(false);
+      expect(e.views.v?.stale).toBe(false);
+      // b is not published yet: said so, not silently empty
+      expect(e.views.b).toMatchObject({ source: 'none', stale: true });
+      expect(e.values['b:spend_7d']).toBeNull();
     }
     // batch limits: 1000 keys pass, 1001 are refused naming the field
     const many = Array.from({ length: 1000 }, (_, i) => `u${i}`);
@@ -142,20 +161,20 @@ describe('asof serve', () => {
       body: JSON.stringify({ entities: many, features: ['v:n_1h'], at }),
     });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).entities).toHaveLength(1000);
+    expect((await json(ok)).entities).toHaveLength(1000);
     const tooMany = await fetch(`${base}/v1/features`, {
       method: 'POST',
       headers: { ...auth(READ), 'content-type': 'application/json' },
       body: JSON.stringify({ entities: [...many, 'x'], features: ['v:n_1h'] }),
     });
     expect(tooMany.status).toBe(400);
-    expect((await tooMany.json()).error).toMatch(/entities/);
+    expect((await json(tooMany)).error).toMatch(/entities/);
   });
 
   it('publish loads a batch view into the store, idempotently, and serve answers it', async () => {
     const p1 = await runCli(['publish', '--view', 'b', '--project', dir]);
     expect(p1.code, p1.stderr).toBe(0);
-    expect(p1.stdout).toMatch(/b as of 2025-03-28: 3 entities published/);
+    expect(p1.stdout).toMatch(/b as of 2025-03-28: 2 entities published/);
     const p2 = await runCli(['publish', '--view', 'b', '--as-of', '2025-03-28', '--project', dir]);
     expect(p2.code, p2.stderr).toBe(0);
     expect(p2.stdout).toMatch(/already published \(unchanged\)/);
@@ -166,15 +185,15 @@ describe('asof serve', () => {
       const key = String(row[names.indexOf('user_id')]);
       const res = await fetch(`${base}/v1/features/b/${key}`, { headers: auth(READ) });
       expect(res.status).toBe(200);
-      const body = await res.json();
+      const body = await json(res);
       expect(body).toMatchObject({ view: 'b', key, source: 'batch', as_of_date: '2025-03-28' });
-      expect(body.values.spend_7d).toBeCloseTo(Number(row[names.indexOf('spend_7d')]), 9);
-      expect(body.values.n_all).toBe(Number(row[names.indexOf('n_all')]));
+      expect(body.values?.spend_7d).toBeCloseTo(Number(row[names.indexOf('spend_7d')]), 9);
+      expect(body.values?.n_all).toBe(Number(row[names.indexOf('n_all')]));
     }
-    // u1 by hand: 10.5 + 4 before the 2025-03-28 end-of-day cutoff; u3's event is after it
-    const u1 = await (await fetch(`${base}/v1/features/b/u1`, { headers: auth(READ) })).json();
-    expect(u1.values).toEqual({ spend_7d: 14.5, n_all: 2 });
-    const u3 = await (await fetch(`${base}/v1/features/b/u3`, { headers: auth(READ) })).json();
+    // u1 by hand: the 7d window of 2025-03-28 is [03-22, 03-29): 4 (10.5 is older); u3's event is after it
+    const u1 = await json(fetch(`${base}/v1/features/b/u1`, { headers: auth(READ) }));
+    expect(u1.values).toEqual({ spend_7d: 4, n_all: 2 });
+    const u3 = await json(fetch(`${base}/v1/features/b/u3`, { headers: auth(READ) }));
     expect(u3.values).toBeNull();
   }, 60_000);
 
@@ -183,22 +202,22 @@ describe('asof serve', () => {
       fetch(`${base}${p}`, { headers });
     let r = await get('/v1/features/nope/u1');
     expect(r.status).toBe(404);
-    expect((await r.json()).error).toBe("unknown view 'nope'");
+    expect((await json(r)).error).toBe("unknown view 'nope'");
     r = await get('/v1/features/v/u1?at=not-a-time');
     expect(r.status).toBe(400);
-    expect((await r.json()).error).toMatch(/at 'not-a-time' is not a timestamp/);
+    expect((await json(r)).error).toMatch(/at 'not-a-time' is not a timestamp/);
     r = await get('/v1/features/..%2F..%2Fetc/passwd');
     expect(r.status).toBe(400);
     r = await get(`/v1/features/v/${'k'.repeat(300)}`);
     expect(r.status).toBe(400);
     r = await get('/v1/features/v/u1', {});
     expect(r.status).toBe(401);
-    expect(await r.json()).toEqual({ error: 'unauthorized' });
+    expect(await json(r)).toEqual({ error: 'unauthorized' });
     r = await get('/v1/features/v/u1', auth('wrong'));
     expect(r.status).toBe(401);
     r = await get('/metrics');
     expect(r.status).toBe(403);
-    expect(await r.json()).toEqual({ error: 'forbidden' });
+    expect(await json(r)).toEqual({ error: 'forbidden' });
     const post = (body: string) =>
       fetch(`${base}/v1/features`, {
         method: 'POST',
@@ -207,12 +226,12 @@ describe('asof serve', () => {
       });
     r = await post(JSON.stringify({ entities: ['u1'], features: ['v:nope'] }));
     expect(r.status).toBe(404);
-    expect((await r.json()).error).toBe("unknown feature 'nope' of view 'v'");
+    expect((await json(r)).error).toBe("unknown feature 'nope' of view 'v'");
     r = await post(JSON.stringify({ entities: ['u1'], features: ['v:n_1h'], extra: 1 }));
     expect(r.status).toBe(400);
     r = await post(JSON.stringify({ entities: 'u1', features: ['v:n_1h'] }));
     expect(r.status).toBe(400);
-    expect((await r.json()).error).toMatch(/entities/);
+    expect((await json(r)).error).toMatch(/entities/);
     r = await post(
       JSON.stringify({ entities: ['x'.repeat(2000)], features: ['v:n_1h'], pad: 'y'.repeat(1_100_000) }),
     );
@@ -250,6 +269,17 @@ describe('asof serve', () => {
     );
     expect(text).toMatch(/asof_stream_events_accepted_total\{source="events"\} \d+/);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('keeps serve settings out of the transformation_version', () => {
+    const without = SERVE_SPEC.slice(0, SERVE_SPEC.indexOf('serve:\n'));
+    const a = parseProjectYaml(SERVE_SPEC, path.join(dir, 'asof.yaml'), dir);
+    const b = parseProjectYaml(without, path.join(dir, 'asof.yaml'), dir);
+    expect(a.serve?.tokens.map((t) => t.name)).toEqual(['reader', 'ops']);
+    expect(a.serve?.readRequiresToken).toBe(true);
+    expect(b.serve).toBeUndefined();
+    expect(a.views.v?.transformationVersion).toBe(b.views.v?.transformationVersion);
+    expect(a.views.b?.transformationVersion).toBe(b.views.b?.transformationVersion);
   });
 
   it('runs from the CLI and stops gracefully on SIGTERM', async () => {

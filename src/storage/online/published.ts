@@ -110,8 +110,13 @@ export class PublishedReader {
 
   constructor(private readonly dir: string) {}
 
+  private nextTry = 0;
+
+  /** Opens lazily; while there is nothing published, looks again at most once a second (hot path). */
   private open(): boolean {
     if (this.db) return true;
+    if (performance.now() < this.nextTry) return false;
+    this.nextTry = performance.now() + 1000;
     const file = path.join(this.dir, ONLINE_FILE);
     if (!existsSync(file)) return false;
     const db = new Database(file, { readonly: true, fileMustExist: true });

@@ -1,0 +1,56 @@
+// A long-lived read-only handle on the online store for serving: statements prepared once, and
+// the checkpoints re-read only when another connection has committed (SQLite's data_version).
+
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { AsofError } from '../../errors.js';
+import type { EntityState } from '../../stream/state.js';
+import { type Checkpoint, ONLINE_FILE } from './sqlite.js';
+
+export class OnlineReader {
+  private readonly getRow: Database.Statement;
+  private readonly allCheckpoints: Database.Statement;
+  private cachedVersion = -1;
+  private cached: { views: string[]; checkpoint: Checkpoint }[] = [];
+
+  private constructor(private readonly db: Database.Database) {
+    this.getRow = db.prepare('SELECT state FROM state WHERE view = ? AND key = ?');
+    this.allCheckpoints = db.prepare('SELECT views, data FROM checkpoint');
+  }
+
+  /** Opens the store read-only; throws when it does not exist or has no stream tables yet. */
+  static open(dir: string): OnlineReader {
+    const file = path.join(dir, ONLINE_FILE);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      return new OnlineReader(db);
+    } catch {
+      db?.close();
+      throw new AsofError('usage', `no online store at ${file}`, { file });
+    }
+  }
+
+  getState(view: string, key: string): EntityState | null {
+    const row = this.getRow.get(view, key) as { state: string } | undefined;
+    return row ? (JSON.parse(row.state) as EntityState) : null;
+  }
+
+  /** Every checkpoint whose job serves `view`; parsed again only after a commit elsewhere. */
+  checkpointsOf(view: string): Checkpoint[] {
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.cachedVersion) {
+      this.cached = (this.allCheckpoints.all() as { views: string; data: string }[]).map((r) => ({
+        views: JSON.parse(r.views) as string[],
+        checkpoint: JSON.parse(r.data) as Checkpoint,
+      }));
+      this.cachedVersion = version;
+    }
+    return this.cached.filter((c) => c.views.includes(view)).map((c) => c.checkpoint);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
