@@ -3,6 +3,8 @@
 // date's window is a frame of buckets (window functions over a dense entity x bucket grid).
 // count_distinct and stddev do not merge exactly from bucket partials: they use a range join of
 // the rows against the dates instead, so every kind equals `asof build` for every date.
+// Without those two kinds the faster form runs: the partials alone per chunk, then per date one
+// grouped scan of them (backfillPartialsSql / backfillDateSql); BENCHMARKS.md has the numbers.
 
 import type { AggKind } from '../../aggregate/kinds.js';
 import type { BackfillChunkPlan } from '../../plan/backfill.js';
@@ -87,15 +89,12 @@ function values(rows: string[][]): string {
 }
 
 export function backfillChunkSql(plan: BackfillChunkPlan): string {
-  const { view, timezone } = plan;
-  const ctx = { timezone };
+  const { view } = plan;
   const keys = view.keys.map(quoteIdent);
   const keyList = keys.join(', ');
-  const ts = quoteIdent(TS_COLUMN);
   const features = view.features;
   const spanCols = features.map((_, i) => quoteIdent(`__s${i}`));
 
-  const bounds = values(plan.boundaries.map((t, i) => [String(i), instantLiteral(t)]));
   const anchors = values(
     plan.anchors.map((a) => [
       String(a.bucket),
@@ -104,19 +103,7 @@ export function backfillChunkSql(plan: BackfillChunkPlan): string {
     ]),
   );
 
-  const conditions = [`${ts} < ${instantLiteral(plan.maxCutoff)}`];
-  if (view.where) conditions.push(`(${printExpr(view.where, duckdbDialect, ctx)}) IS TRUE`);
-  const valueCols = features.flatMap((f, i) =>
-    f.column ? [`(${printExpr(f.column, duckdbDialect, ctx)}) AS ${quoteIdent(`__v${i}`)}`] : [],
-  );
-  const rows = [
-    `SELECT ${keyList}, ${ts}, ${duckdbDialect.localDate(ts, timezone)} AS "__ld"${valueCols.map((c) => `, ${c}`).join('')}`,
-    `FROM ${sourceTable(view.source)}`,
-    `WHERE ${conditions.join(' AND ')}`,
-  ].join(' ');
-
   const bucketed = features.map((f, i) => (usesRangeJoin(f.agg) ? undefined : bucketFeature(f, i)));
-  const partials = bucketed.flatMap((b) => b?.partials ?? []);
   const windows = features.flatMap((f, i) => {
     if (!bucketed[i]) return [];
     const frame =
@@ -132,24 +119,18 @@ export function backfillChunkSql(plan: BackfillChunkPlan): string {
       : 'WHERE "as_of_date" IS NOT NULL';
   const lastBucket = plan.boundaries.length - 1;
 
-  const wide = wideWindows(plan, bucketed);
   const ctes = [
-    `"__bounds"("__i", "__t") AS (${bounds})`,
     `"__anchors"("__b", "as_of_date"${spanCols.map((c) => `, ${c}`).join('')}) AS (${anchors})`,
-    // An event's bucket is the number of boundaries at or before it (0 before the first).
-    `"__rows" AS (SELECT "__r".*, coalesce("__bounds"."__i" + 1, 0) AS "__b" FROM (${rows}) "__r" ASOF LEFT JOIN "__bounds" ON "__r".${ts} >= "__bounds"."__t")`,
-    `"__eb" AS (SELECT ${keyList}, "__b"${partials.map((p) => `, ${p}`).join('')} FROM "__rows" GROUP BY ${keyList}, "__b")`,
-    ...(wide ?? [
-      // Population: an entity is on every date from the first bucket in which it has a visible row.
-      `"__grid" AS (SELECT ${keyList}, unnest(range(min("__b"), ${lastBucket + 1})) AS "__b" FROM "__eb" GROUP BY ${keyList})`,
-      `"__dense" AS (SELECT * FROM "__grid" LEFT JOIN "__eb" USING (${keyList}, "__b") LEFT JOIN "__anchors" USING ("__b"))`,
-      `"__win" AS (SELECT ${keyList}, "as_of_date"${features
-        .map((f, i) => {
-          const b = bucketed[i];
-          return b ? `, ${b.final(quoteIdent(`__w${i}`))} AS ${quoteIdent(f.name)}` : '';
-        })
-        .join('')} FROM "__dense" ${keepAnchors})`,
-    ]),
+    ...partialCtes(plan, bucketed),
+    // Population: an entity is on every date from the first bucket in which it has a visible row.
+    `"__grid" AS (SELECT ${keyList}, unnest(range(min("__b"), ${lastBucket + 1})) AS "__b" FROM "__eb" GROUP BY ${keyList})`,
+    `"__dense" AS (SELECT * FROM "__grid" LEFT JOIN "__eb" USING (${keyList}, "__b") LEFT JOIN "__anchors" USING ("__b"))`,
+    `"__win" AS (SELECT ${keyList}, "as_of_date"${features
+      .map((f, i) => {
+        const b = bucketed[i];
+        return b ? `, ${b.final(quoteIdent(`__w${i}`))} AS ${quoteIdent(f.name)}` : '';
+      })
+      .join('')} FROM "__dense" ${keepAnchors})`,
   ];
 
   // Range-join kinds: each (entity, date) pair sees exactly the rows of its window.
@@ -184,112 +165,101 @@ export function backfillChunkSql(plan: BackfillChunkPlan): string {
   ].join('\n');
 }
 
-/** Above these sizes the pivoted form's SQL grows too large: the window form is used instead. */
-const MAX_WIDE_TERMS = 60_000;
-const MAX_WIDE_COLUMNS = 4_000;
-
-/**
- * The fast form of "__win": partials pivoted to one row per entity with one column per bucket
- * (`__p0_12` = partial __p0 of bucket 12), then each date's value is a plain expression over the
- * buckets of its window (a sum of terms, greatest/least, coalesce in time order), one SELECT per
- * date. No sort and no window operator; the dense grid is never built. Returns undefined when
- * the chunk is too large for it (long `all` windows over many dates), so the window form runs.
- */
-function wideWindows(plan: BackfillChunkPlan, bucketed: (FeatureSql | undefined)[]): string[] | undefined {
-  const { view } = plan;
-  const keys = view.keys.map(quoteIdent);
-  const keyList = keys.join(', ');
+/** The CTEs "__bounds", "__rows" (visible rows with their bucket) and "__eb" (partials per entity and bucket). */
+function partialCtes(plan: BackfillChunkPlan, bucketed: (FeatureSql | undefined)[]): string[] {
+  const { view, timezone } = plan;
+  const ctx = { timezone };
+  const keyList = view.keys.map(quoteIdent).join(', ');
+  const ts = quoteIdent(TS_COLUMN);
   const features = view.features;
-  // Per feature: the buckets some date's window covers (lo..hi inclusive per anchor).
-  const ranges = plan.anchors.map((a) =>
-    a.spans.map((s) => ({ lo: s === null ? 0 : Math.max(0, a.bucket - s), hi: a.bucket })),
+  const bounds = values(plan.boundaries.map((t, i) => [String(i), instantLiteral(t)]));
+  const conditions = [`${ts} < ${instantLiteral(plan.maxCutoff)}`];
+  if (view.where) conditions.push(`(${printExpr(view.where, duckdbDialect, ctx)}) IS TRUE`);
+  const valueCols = features.flatMap((f, i) =>
+    f.column ? [`(${printExpr(f.column, duckdbDialect, ctx)}) AS ${quoteIdent(`__v${i}`)}`] : [],
   );
-  const needed = features.map(() => new Set<number>());
-  let terms = 0;
-  features.forEach((f, i) => {
-    if (!bucketed[i]) return;
-    for (const r of ranges) {
-      const { lo, hi } = r[i]!;
-      for (let k = lo; k <= hi; k++) needed[i]!.add(k);
-      terms += (hi - lo + 1) * partialNames(f, i).length;
-    }
-  });
-  const columns = features.reduce(
-    (n, f, i) => n + (bucketed[i] ? needed[i]!.size * partialNames(f, i).length : 0),
-    0,
-  );
-  if (terms > MAX_WIDE_TERMS || columns > MAX_WIDE_COLUMNS) return undefined;
+  const rows = [
+    `SELECT ${keyList}, ${ts}, ${duckdbDialect.localDate(ts, timezone)} AS "__ld"${valueCols.map((c) => `, ${c}`).join('')}`,
+    `FROM ${sourceTable(view.source)}`,
+    `WHERE ${conditions.join(' AND ')}`,
+  ].join(' ');
 
-  const col = (name: string, k: number) => quoteIdent(`${name}_${k}`);
-  const pivots: string[] = [];
-  features.forEach((f, i) => {
-    if (!bucketed[i]) return;
-    for (const name of partialNames(f, i))
-      for (const k of [...needed[i]!].sort((a, b) => a - b))
-        pivots.push(`any_value(${quoteIdent(name)}) FILTER (WHERE "__b" = ${k}) AS ${col(name, k)}`);
-  });
-  const selects = plan.anchors.map((a, ai) => {
-    const date = dateLiteral(a.asOfDate);
-    const values = features.map((f, i) => {
-      if (!bucketed[i]) return '';
-      const { lo, hi } = ranges[ai]![i]!;
-      const ks: number[] = [];
-      for (let k = lo; k <= hi; k++) ks.push(k);
-      const cols = (name: string) => ks.map((k) => col(name, k));
-      const total = (name: string) =>
-        `(${cols(name)
-          .map((c) => `coalesce(${c}, 0)`)
-          .join(' + ')})`;
-      const [p, q] = partialNames(f, i) as [string, string | undefined];
-      const out = duckdbType(f.type);
-      let e: string;
-      switch (f.agg) {
-        case 'count':
-          e = `CAST(${total(p)} AS BIGINT)`;
-          break;
-        case 'exists':
-          e = `(${total(p)} > 0)`;
-          break;
-        case 'sum':
-          e = `CAST(${total(p)} AS ${out})`;
-          break;
-        // Summed only where a partial exists (q > 0), as sum() over the frame is then not null.
-        case 'avg':
-          e = `CAST(${total(p)} / nullif(${total(q!)}, 0) AS DOUBLE)`;
-          break;
-        // greatest/least skip NULLs (empty buckets), like max/min over the frame.
-        case 'min':
-          e = `CAST(least(${cols(p).join(', ')}) AS ${out})`;
-          break;
-        case 'max':
-          e = `CAST(greatest(${cols(p).join(', ')}) AS ${out})`;
-          break;
-        // The latest (earliest) non-empty bucket's value: coalesce from the newest (oldest) bucket.
-        case 'last':
-          e = `CAST(coalesce(${cols(p).reverse().join(', ')}) AS ${out})`;
-          break;
-        case 'first':
-          e = `CAST(coalesce(${cols(p).join(', ')}) AS ${out})`;
-          break;
-        case 'days_since_last':
-          e = `CAST(${date} - greatest(${cols(p).join(', ')}) AS BIGINT)`;
-          break;
-        case 'count_distinct':
-        case 'stddev':
-          return '';
-      }
-      return `, ${e} AS ${quoteIdent(f.name)}`;
-    });
-    return `SELECT ${keyList}, ${date} AS "as_of_date"${values.join('')} FROM "__wide" WHERE "__fb" <= ${a.bucket}`;
-  });
+  const partials = bucketed.flatMap((b) => b?.partials ?? []);
   return [
-    // Population: an entity is on every date from the first bucket in which it has a visible row.
-    `"__wide" AS (SELECT ${keyList}, min("__b") AS "__fb"${pivots.map((c) => `, ${c}`).join('')} FROM "__eb" GROUP BY ${keyList})`,
-    `"__win" AS (${selects.join(' UNION ALL ')})`,
+    `"__bounds"("__i", "__t") AS (${bounds})`,
+    // An event's bucket is the number of boundaries at or before it (0 before the first).
+    `"__rows" AS (SELECT "__r".*, coalesce("__bounds"."__i" + 1, 0) AS "__b" FROM (${rows}) "__r" ASOF LEFT JOIN "__bounds" ON "__r".${ts} >= "__bounds"."__t")`,
+    `"__eb" AS (SELECT ${keyList}, "__b"${partials.map((p) => `, ${p}`).join('')} FROM "__rows" GROUP BY ${keyList}, "__b")`,
   ];
 }
 
-/** The partial columns bucketFeature makes for a feature (in "__eb"). */
-function partialNames(f: Feature, i: number): string[] {
-  return f.agg === 'avg' ? [`__p${i}`, `__q${i}`] : [`__p${i}`];
+/** Whether every feature of the chunk merges from bucket partials (no range-join kind). */
+export function partialsOnly(plan: BackfillChunkPlan): boolean {
+  return plan.view.features.every((f) => !usesRangeJoin(f.agg));
+}
+
+/**
+ * The per-(entity, bucket) partials of a chunk ("__eb"), materialized once per chunk; each date
+ * is then one grouped scan of them (backfillDateSql), fused with that date's Parquet write: no
+ * dense grid, no window operator, no chunk-sized result table. Only when partialsOnly(plan).
+ */
+export function backfillPartialsSql(plan: BackfillChunkPlan): string {
+  const bucketed = plan.view.features.map((f, i) => bucketFeature(f, i));
+  return `WITH ${partialCtes(plan, bucketed).join(',\n')}\nSELECT * FROM "__eb"`;
+}
+
+/** One date of a chunk from its partials table: the date's window is a filter on the bucket. */
+export function backfillDateSql(plan: BackfillChunkPlan, anchorIndex: number, table: string): string {
+  const a = plan.anchors[anchorIndex];
+  if (!a) throw new Error(`no anchor ${anchorIndex}`);
+  const keys = plan.view.keys.map(quoteIdent);
+  const keyList = keys.join(', ');
+  const date = dateLiteral(a.asOfDate);
+  const cols = plan.view.features.map((f, i) => {
+    const p = quoteIdent(`__p${i}`);
+    const q = quoteIdent(`__q${i}`);
+    const span = a.spans[i];
+    const inWindow = span === null || span === undefined ? '' : `"__b" >= ${a.bucket - span}`;
+    const filter = (extra?: string) => {
+      const c = [inWindow, extra ?? ''].filter((x) => x !== '');
+      return c.length === 0 ? '' : ` FILTER (WHERE ${c.join(' AND ')})`;
+    };
+    const out = duckdbType(f.type);
+    let e: string;
+    switch (f.agg) {
+      case 'count':
+        e = `CAST(coalesce(sum(${p})${filter()}, 0) AS BIGINT)`;
+        break;
+      case 'exists':
+        e = `(coalesce(sum(${p})${filter()}, 0) > 0)`;
+        break;
+      case 'sum':
+        e = `CAST(coalesce(sum(${p})${filter()}, 0) AS ${out})`;
+        break;
+      case 'avg':
+        e = `CAST(sum(${p})${filter()} / nullif(sum(${q})${filter()}, 0) AS DOUBLE)`;
+        break;
+      case 'min':
+      case 'max':
+        e = `CAST(${f.agg}(${p})${filter()} AS ${out})`;
+        break;
+      // Buckets are disjoint and in time order, one row per entity and bucket: the latest
+      // (earliest) non-empty bucket's partial is the window's last (first) value.
+      case 'last':
+        e = `CAST(arg_max(${p}, "__b")${filter(`${p} IS NOT NULL`)} AS ${out})`;
+        break;
+      case 'first':
+        e = `CAST(arg_min(${p}, "__b")${filter(`${p} IS NOT NULL`)} AS ${out})`;
+        break;
+      case 'days_since_last':
+        e = `CAST(${date} - max(${p})${filter()} AS BIGINT)`;
+        break;
+      case 'count_distinct':
+      case 'stddev':
+        throw new Error(`${f.agg} is computed by a range join`);
+    }
+    return `${e} AS ${quoteIdent(f.name)}`;
+  });
+  // Population: every entity with a visible row before the cutoff (a partial in buckets 0..j).
+  return `SELECT ${keyList}, ${date} AS "as_of_date"${cols.map((c) => `, ${c}`).join('')} FROM ${quoteIdent(table)} WHERE "__b" <= ${a.bucket} GROUP BY ${keyList} ORDER BY ${keyList}`;
 }

@@ -1,9 +1,11 @@
 // Runs a backfill chunk on DuckDB: the chunk's one query into a shared table, then one Parquet file
 // per date written from it (by several connections at once when asked, each a bounded writer).
+// When every kind merges from partials, the table holds per-(entity, bucket) partials and each
+// date's write aggregates them itself (no dense grid, no window operator).
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BackfillChunkPlan } from '../../plan/backfill.js';
-import { backfillChunkSql } from './backfill-sql.js';
+import { backfillChunkSql, backfillDateSql, backfillPartialsSql, partialsOnly } from './backfill-sql.js';
 import type { DuckDbEngine } from './engine.js';
 import { dateLiteral, quoteIdent, stringLiteral } from './types.js';
 
@@ -13,6 +15,8 @@ export interface ChunkResult {
   columns: { name: string; type: string }[];
   /** Rows per as_of_date. */
   rows: Map<string, number>;
+  /** Per as_of_date, the query that computes it from the partials table (partials mode only). */
+  dateSql?: Map<string, string>;
 }
 
 /** Computes every date of the chunk into `table`, a non-temporary table other connections can read. */
@@ -22,6 +26,25 @@ export async function materializeChunk(
   table: string,
 ): Promise<ChunkResult> {
   const t = quoteIdent(table);
+  if (partialsOnly(plan)) {
+    await engine.conn.run(`CREATE OR REPLACE TABLE ${t} AS ${backfillPartialsSql(plan)}`);
+    const dateSql = new Map(plan.anchors.map((a, i) => [a.asOfDate, backfillDateSql(plan, i, table)]));
+    const described = await engine.conn.runAndReadAll(`DESCRIBE ${dateSql.get(plan.anchors[0]!.asOfDate)}`);
+    const columns = described.getRowsJS().map((r) => ({ name: String(r[0]), type: String(r[1]) }));
+    // An entity is on a date from its first bucket on: rows per date from the first buckets.
+    const keyList = plan.view.keys.map(quoteIdent).join(', ');
+    const firsts = await engine.conn.runAndReadAll(
+      `SELECT "__fb", count(*) FROM (SELECT min("__b") AS "__fb" FROM ${t} GROUP BY ${keyList}) GROUP BY ALL`,
+    );
+    const byFirst = firsts.getRowsJS().map((r) => [Number(r[0]), Number(r[1])] as const);
+    const rows = new Map<string, number>();
+    for (const a of plan.anchors)
+      rows.set(
+        a.asOfDate,
+        byFirst.reduce((n, [fb, c]) => (fb <= a.bucket ? n + c : n), 0),
+      );
+    return { table, columns, rows, dateSql };
+  }
   await engine.conn.run(`CREATE OR REPLACE TABLE ${t} AS ${backfillChunkSql(plan)}`);
   const described = await engine.conn.runAndReadAll(`DESCRIBE ${t}`);
   const columns = described.getRowsJS().map((r) => ({ name: String(r[0]), type: String(r[1]) }));
@@ -42,6 +65,12 @@ export async function writeChunkDate(
   asOfDate: string,
   file: string,
 ): Promise<void> {
+  const options = '(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)';
+  const fused = chunk.dateSql?.get(asOfDate);
+  if (fused !== undefined) {
+    await conn.run(`COPY (${fused}) TO ${stringLiteral(file)} ${options}`);
+    return;
+  }
   await conn.run(
     `COPY (SELECT * FROM ${quoteIdent(chunk.table)} WHERE "as_of_date" = ${dateLiteral(asOfDate)} ORDER BY ${keys.map(quoteIdent).join(', ')}) TO ${stringLiteral(file)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
   );

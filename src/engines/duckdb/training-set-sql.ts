@@ -143,9 +143,24 @@ export function pointsSql(vp: TrainingViewPlan, timezone: string, labels = LABEL
   FROM (SELECT DISTINCT ${keys.join(', ')}, ${T} FROM ${labels} WHERE ${T} IS NOT NULL) WHERE ${nonNull})`;
 }
 
-/** The view's visible rows: `where` applied, keys renamed, each feature's value precomputed. */
-function eventsSql(vp: TrainingViewPlan, timezone: string): string {
+/** The column holding feature i's value: features with the same expression share one. */
+function valueCol(vp: TrainingViewPlan, i: number): string {
+  const same = JSON.stringify(vp.features[i]?.feature.column ?? null);
+  const first = vp.features.findIndex((f) => JSON.stringify(f.feature.column ?? null) === same);
+  return `__v${first < 0 ? i : first}`;
+}
+
+/**
+ * The view's visible rows: `where` applied, keys renamed, each distinct value expression computed
+ * once. With `points`, only the entities that have a label point and rows before the latest one.
+ */
+function eventsSql(vp: TrainingViewPlan, timezone: string, points?: string): string {
   const ctx = { timezone };
+  const values = vp.features.flatMap((f, i) =>
+    f.feature.column && valueCol(vp, i) === `__v${i}`
+      ? [`(${printExpr(f.feature.column, duckdbDialect, ctx)}) AS __v${i}`]
+      : [],
+  );
   const cols = [
     ...vp.view.keys.map((k, i) => `${quoteIdent(k)} AS ${key(i)}`),
     TS,
@@ -153,18 +168,23 @@ function eventsSql(vp: TrainingViewPlan, timezone: string): string {
     vp.features.some((f) => f.feature.agg === 'days_since_last')
       ? `(${TS} AT TIME ZONE ${stringLiteral(timezone)})::DATE AS __ld`
       : 'NULL::DATE AS __ld',
-    ...vp.features.map((f, i) =>
-      f.feature.column
-        ? `(${printExpr(f.feature.column, duckdbDialect, ctx)}) AS __v${i}`
-        : `NULL AS __v${i}`,
-    ),
+    ...values,
   ];
   if (vp.arrivalColumn) {
     const arr = quoteIdent(vp.arrivalColumn);
     // When the row was known: both its event time and its arrival had passed (NULL: on time).
     cols.push(`${arr} AS __arr`, `greatest(${TS}, coalesce(${arr}, ${TS})) AS __m`);
   }
-  const where = vp.view.where ? ` WHERE (${printExpr(vp.view.where, duckdbDialect, ctx)}) IS TRUE` : '';
+  const conditions: string[] = [];
+  if (vp.view.where) conditions.push(`(${printExpr(vp.view.where, duckdbDialect, ctx)}) IS TRUE`);
+  if (points) {
+    const keys = vp.view.keys.map((_, i) => key(i));
+    conditions.push(
+      `(${vp.view.keys.map(quoteIdent).join(', ')}) IN (SELECT (${keys.join(', ')}) FROM ${points})`,
+      `${TS} < (SELECT max(${T}) FROM ${points})`,
+    );
+  }
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
   return `SELECT ${cols.join(', ')} FROM ${sourceTable(vp.view.source)}${where}`;
 }
 
@@ -199,7 +219,7 @@ export const exactFeatureQuery: FeatureQueryBuilder = (vp, timezone, points, opt
   const rangeIdx = vp.features.map((_, i) => i).filter((i) => !usePrefix(i));
   const id = `${vp.view.name}`;
   const events = quoteIdent(`__ev_${id}`);
-  const setup = [`CREATE OR REPLACE TEMP TABLE ${events} AS ${eventsSql(vp, timezone)}`];
+  const setup = [`CREATE OR REPLACE TEMP TABLE ${events} AS ${eventsSql(vp, timezone, points)}`];
   const keyCols = vp.view.keys.map((_, i) => key(i));
   const parts: { table: string; cols: string[] }[] = [];
   if (prefixIdx.length > 0) {
@@ -250,8 +270,11 @@ function cumulativeSql(vp: TrainingViewPlan, idx: number[], events: string, at: 
   const summed = (i: number) => ['sum', 'avg'].includes(vp.features[i]?.feature.agg ?? '');
   const per = idx.flatMap((i) => {
     const f = vp.features[i]?.feature;
-    const counted = f?.column ? `__v${i}` : '*';
-    return [`count(${counted}) AS __c${i}`, summed(i) ? `sum(__v${i}) AS __x${i}` : `0 AS __x${i}`];
+    const counted = f?.column ? valueCol(vp, i) : '*';
+    return [
+      `count(${counted}) AS __c${i}`,
+      summed(i) ? `sum(${valueCol(vp, i)}) AS __x${i}` : `0 AS __x${i}`,
+    ];
   });
   const run = idx.flatMap((i) => [
     `sum(__c${i}) OVER w AS __c${i}`,
@@ -283,8 +306,8 @@ function lateSql(vp: TrainingViewPlan, idx: number[], points: string, events: st
     if (!f || f.window.kind === 'all') return [`0 AS __c${i}`, `0 AS __x${i}`];
     const before = `FILTER (WHERE e.${TS} < p.${start(f.window)})`;
     return [
-      `count(${f.column ? `e.__v${i}` : '*'}) ${before} AS __c${i}`,
-      `coalesce(sum(e.__v${i}) ${before}, 0) AS __x${i}`,
+      `count(${f.column ? `e.${valueCol(vp, i)}` : '*'}) ${before} AS __c${i}`,
+      f.column ? `coalesce(sum(e.${valueCol(vp, i)}) ${before}, 0) AS __x${i}` : `0 AS __x${i}`,
     ];
   });
   const lagged = Number.isFinite(lag)
@@ -365,7 +388,7 @@ function rangeSql(
     const inWindow = s === null ? `e.${TS} IS NOT NULL` : `e.${TS} >= ${s}`;
     const sql = aggregateSql({
       kind: f.agg,
-      value: f.column ? `e.__v${i}` : undefined,
+      value: f.column ? `e.${valueCol(vp, i)}` : undefined,
       inWindow,
       ts: `e.${TS}`,
       localDate: 'e.__ld',
@@ -374,7 +397,7 @@ function rangeSql(
     });
     const out = [`${sql} AS ${quoteIdent(tf.output)}`];
     if (opts.provenance) {
-      const used = f.column ? `${inWindow} AND e.__v${i} IS NOT NULL` : inWindow;
+      const used = f.column ? `${inWindow} AND e.${valueCol(vp, i)} IS NOT NULL` : inWindow;
       out.push(`max(e.${TS}) FILTER (WHERE ${used}) AS ${quoteIdent(`__used_${i}`)}`);
     }
     return out;
@@ -411,7 +434,7 @@ export function naiveViewSql(vp: TrainingViewPlan, timezone: string): string {
     const s = f.window.kind === 'all' ? null : `p.${start(f.window)}`;
     return `${aggregateSql({
       kind: f.agg,
-      value: f.column ? `e.__v${i}` : undefined,
+      value: f.column ? `e.${valueCol(vp, i)}` : undefined,
       inWindow: s === null ? `e.${TS} IS NOT NULL` : `e.${TS} >= ${s}`,
       ts: `e.${TS}`,
       localDate: 'e.__ld',
