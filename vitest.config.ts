@@ -8,5 +8,6 @@ export default defineConfig({
     // Two cores: one worker per core; servers are started per test file, not per test.
     maxWorkers: 2,
     fileParallelism: true,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -68,7 +68,7 @@ describe.each(['duckdb', 'postgres'] as const)('ELT on %s', (warehouse) => {
       'data/clicks-1.jsonl',
       'data/clicks-2.jsonl',
     );
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/already loaded/);
     expect(again.stdout).toMatch(/nothing to load/);
     const q = await asof(
