@@ -3,8 +3,8 @@
 
 import type { Command } from 'commander';
 import { AsofError } from '../errors.js';
-import { selectViews } from '../pipeline/build.js';
 import { loadProject } from '../pipeline/project.js';
+import { selectViews } from '../spec/select.js';
 import { runStream } from '../stream/job.js';
 import { natsSource } from '../stream/nats-source.js';
 import { redisSource } from '../stream/redis-source.js';

@@ -12,6 +12,7 @@ import type { LoadedSource } from '../engines/engine.js';
 import { AsofError } from '../errors.js';
 import { chunkDates, planBackfillChunk } from '../plan/backfill.js';
 import type { Project, View } from '../spec/project.js';
+import { selectViews } from '../spec/select.js';
 import { readManifest } from '../storage/lake/manifest.js';
 import { readablePartitionDir, recover, writePartition } from '../storage/lake/partition.js';
 import { DATA_FILE } from '../storage/lake/paths.js';
@@ -23,7 +24,6 @@ import {
   lockViews,
   partitionManifest,
   record,
-  selectViews,
 } from './build.js';
 import { type Logger, silentLogger } from './log.js';
 import { resolveSourceFiles, sourceFingerprint } from './sources.js';

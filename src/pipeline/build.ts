@@ -9,6 +9,7 @@ import { type EngineType, openEngine } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { planViewBuild } from '../plan/view-build.js';
 import type { Project, View } from '../spec/project.js';
+import { selectViews } from '../spec/select.js';
 import { acquireLock, type Lock } from '../storage/lake/lock.js';
 import type { PartitionManifest } from '../storage/lake/manifest.js';
 import { recover, writePartition } from '../storage/lake/partition.js';
@@ -55,27 +56,6 @@ export interface BuiltPartition {
 export interface PartitionOptions {
   /** Run the view's quality checks and gate the swap on them (default true). */
   checks?: boolean;
-}
-
-export function selectViews(project: Project, names: string[] | undefined): View[] {
-  const all = Object.values(project.views);
-  if (!names || names.length === 0) {
-    if (all.length === 0)
-      throw new AsofError('spec', 'the project declares no views', { file: project.specFile });
-    return all;
-  }
-  return names.map((n) => {
-    const v = project.views[n];
-    if (!v) {
-      throw new AsofError(
-        'usage',
-        `unknown view '${n}'`,
-        { file: project.specFile },
-        `views: ${Object.keys(project.views).join(', ')}`,
-      );
-    }
-    return v;
-  });
 }
 
 /** Takes the lock of every view, all or nothing. */

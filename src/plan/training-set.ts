@@ -5,6 +5,7 @@
 import type { AggKind } from '../aggregate/kinds.js';
 import { AsofError } from '../errors.js';
 import type { Feature, Project, Source, View } from '../spec/project.js';
+import { selectViews } from '../spec/select.js';
 import type { CutoffRule } from '../time/index.js';
 
 export type TrainingSetMode = 'exact' | 'partitions';
@@ -58,7 +59,7 @@ export interface TrainingSetRequest {
 }
 
 export function planTrainingSet(project: Project, req: TrainingSetRequest): TrainingSetPlan {
-  const views = selectTrainingViews(project, req.views);
+  const views = selectViews(project, req.views);
   if (!req.labelColumns.includes(req.timeColumn)) {
     throw new AsofError(
       'usage',
@@ -114,25 +115,4 @@ export function planTrainingSet(project: Project, req: TrainingSetRequest): Trai
     labelColumns: req.labelColumns,
     views: planned,
   };
-}
-
-function selectTrainingViews(project: Project, names: string[] | undefined): View[] {
-  const all = Object.values(project.views);
-  if (!names || names.length === 0) {
-    if (all.length === 0)
-      throw new AsofError('spec', 'the project declares no views', { file: project.specFile });
-    return all;
-  }
-  return names.map((n) => {
-    const v = project.views[n];
-    if (!v) {
-      throw new AsofError(
-        'usage',
-        `unknown view '${n}'`,
-        { file: project.specFile },
-        `views: ${Object.keys(project.views).join(', ')}`,
-      );
-    }
-    return v;
-  });
 }
