@@ -18,6 +18,7 @@ import { backfill } from '../src/pipeline/backfill.js';
 import { buildPartition, loadSources } from '../src/pipeline/build.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { addDays, dateRange, systemClock } from '../src/time/index.js';
+import { BENCH_VIEW } from './support/view.js';
 
 const END = '2025-06-30';
 const { values } = parseArgs({
@@ -35,20 +36,7 @@ const { values } = parseArgs({
 });
 const dates = dateRange(addDays(END, 1 - Number(values.dates)), END);
 
-const VIEW = {
-  entity: 'user',
-  source: 'transactions',
-  version: 1,
-  cutoff: 'end_of_day',
-  where: "status = 'success'",
-  features: {
-    avg_amount_7d: { agg: 'avg', column: 'amount', window: '7d' },
-    purchases_30d: { agg: 'count', window: '30d' },
-    sum_amount_30d: { agg: 'sum', column: 'amount', window: '30d' },
-    max_amount_7d: { agg: 'max', column: 'amount', window: '7d' },
-    active_24h: { agg: 'exists', window: '24h' },
-  },
-};
+const VIEW = BENCH_VIEW;
 
 async function runPhase(dir: string, phase: 'backfill' | 'naive'): Promise<void> {
   const project = await loadProject(dir);

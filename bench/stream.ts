@@ -13,6 +13,7 @@ import { generate } from '../src/gen/index.js';
 import { loadProject } from '../src/pipeline/project.js';
 import { runStream } from '../src/stream/job.js';
 import type { SourceRecord, StreamSource } from '../src/stream/sources.js';
+import { BENCH_VIEW } from './support/view.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,21 +25,7 @@ const { values } = parseArgs({
   },
 });
 
-// The view of the backfill benchmark.
-const VIEW = {
-  entity: 'user',
-  source: 'transactions',
-  version: 1,
-  cutoff: 'end_of_day',
-  where: "status = 'success'",
-  features: {
-    avg_amount_7d: { agg: 'avg', column: 'amount', window: '7d' },
-    purchases_30d: { agg: 'count', window: '30d' },
-    sum_amount_30d: { agg: 'sum', column: 'amount', window: '30d' },
-    max_amount_7d: { agg: 'max', column: 'amount', window: '7d' },
-    active_24h: { agg: 'exists', window: '24h' },
-  },
-};
+const VIEW = BENCH_VIEW;
 
 /** An in-memory source: all lines at full speed, or paced at `rate` per second. */
 function memorySource(lines: string[], rate?: number): StreamSource {
