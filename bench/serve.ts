@@ -1,6 +1,7 @@
 // Serving benchmark: 100k users' transactions (src/gen) streamed into the embedded online store,
 // then `asof serve` (the CLI, its own process) loaded at fixed rates with keep-alive HTTP: single
-// GETs, 100-key batches, the no-op floor (/healthz of the same server), and a raw Redis GET.
+// GETs, 100-key batches, the no-op floor (/healthz of the same server), a raw Redis GET, and single
+// GETs with the Redis online store (the same events streamed into a local redis-server).
 // Run: npm run build && npm run bench -- serve [--events N] [--users N] [--seconds N] [--rates 1000,5000]
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rates: { type: 'string', default: '1000,5000' },
     'batch-rates': { type: 'string', default: '100,500' },
+    /** Rates of single GETs against the same view in the Redis online store (empty: skip). */
+    'redis-rates': { type: 'string', default: '1000' },
   },
 });
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -127,6 +130,24 @@ async function load(
   return `p50 ${pct(lat, 0.5).toFixed(3)} ms, p99 ${pct(lat, 0.99).toFixed(3)} ms, max ${(lat.at(-1) ?? 0).toFixed(1)} ms (${total} requests, achieved ${Math.round(achieved)}/s, ${errors} errors)`;
 }
 
+/** `asof serve` (the CLI, its own process) on `port`, once it listens. */
+async function startServe(dir: string, port: number): Promise<ReturnType<typeof spawn>> {
+  const server = spawn(
+    process.execPath,
+    [path.join(REPO, 'bin', 'asof.js'), 'serve', '--port', String(port), '--project', dir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    server.stderr?.on('data', (d) => {
+      err += d;
+      if (err.includes('listening')) resolve();
+    });
+    server.on('close', () => reject(new Error(err)));
+  });
+  return server;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'asof-bench-serve-'));
   let server: ReturnType<typeof spawn> | undefined;
@@ -172,19 +193,7 @@ async function main(): Promise<void> {
     );
 
     const port = await freePort();
-    server = spawn(
-      process.execPath,
-      [path.join(REPO, 'bin', 'asof.js'), 'serve', '--port', String(port), '--project', dir],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      server?.stderr?.on('data', (d) => {
-        err += d;
-        if (err.includes('listening')) resolve();
-      });
-      server?.on('close', () => reject(new Error(err)));
-    });
+    server = await startServe(dir, port);
     const seconds = Number(values.seconds);
     const key = (i: number) => encodeURIComponent(keys[(i * 7919) % keys.length] as string);
     // warm up: JIT and SQLite page cache
@@ -218,6 +227,45 @@ async function main(): Promise<void> {
     });
     try {
       await new Promise((r) => setTimeout(r, 500));
+      const redisRates = values['redis-rates']
+        .split(',')
+        .filter((x) => x !== '')
+        .map(Number);
+      if (redisRates.length > 0) {
+        // the same events and view in the Redis online store (a second project over the same data)
+        server.kill('SIGTERM');
+        const rdir = mkdtempSync(path.join(tmpdir(), 'asof-bench-serve-redis-'));
+        try {
+          const rspec = YAML.parse(readFileSync(specFile, 'utf8')) as {
+            sources: Record<string, { path: string }>;
+            [k: string]: unknown;
+          };
+          for (const src of Object.values(rspec.sources)) src.path = path.join(dir, src.path);
+          rspec.online = { type: 'redis', url: `redis://127.0.0.1:${rport}`, prefix: 'bench:' };
+          writeFileSync(path.join(rdir, 'asof.yaml'), YAML.stringify(rspec));
+          const rproject = await loadProject(rdir);
+          await runStream(rproject, {
+            views: [rproject.views.bench as NonNullable<typeof view>],
+            source: memorySource(lines),
+            checkpointEvents: 50_000,
+            checkpointMs: 5_000,
+            offlineEvents: 1_000_000,
+          });
+          const rp = await freePort();
+          server = await startServe(rdir, rp);
+          await load(rp, 1000, 2, (i) => ({ method: 'GET', path: `/v1/features/bench/${key(i)}?at=${AT}` }));
+          for (const rate of redisRates) {
+            const get = await load(rp, rate, seconds, (i) => ({
+              method: 'GET',
+              path: `/v1/features/bench/${key(i)}?at=${AT}`,
+            }));
+            process.stdout.write(`single GET, Redis online store, at ${rate}/s: ${get}\n`);
+          }
+        } finally {
+          server.kill('SIGTERM');
+          rmSync(rdir, { recursive: true, force: true });
+        }
+      }
       spawnSync('redis-cli', ['-p', String(rport), 'set', 'key:__rand_int__', 'x']);
       const rb = spawnSync(
         'redis-benchmark',

@@ -9,6 +9,7 @@ const NEEDED = [
   { bin: 'java', pkg: 'openjdk-17-jre-headless' }, // Spark engine tests (pyspark runs on a JVM)
   { bin: 'redis-server', pkg: 'redis-server' }, // stream tests: Redis Streams source (test/support/redis.ts)
   { bin: 'nats-server', pkg: 'nats-server' }, // stream tests: NATS JetStream source (test/support/nats.ts)
+  { bin: '/usr/bin/chromium', pkg: 'chromium' }, // dashboard tests: headless Chromium driven by playwright-core (test/web)
 ];
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;

@@ -63,3 +63,27 @@ export class AsofError extends Error {
 export function isAsofError(e: unknown): e is AsofError {
   return e instanceof AsofError;
 }
+
+/**
+ * A full disk, as Node (ENOSPC, EDQUOT) or DuckDB ("No space left on device") reports it, turned
+ * into an AsofError naming the file; undefined for any other error. Writers are atomic (staging,
+ * then rename), so what was published before stays as it was.
+ */
+export function diskFullError(e: unknown): AsofError | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (
+    code !== 'ENOSPC' &&
+    code !== 'EDQUOT' &&
+    !/no space left on device|disk quota exceeded/i.test(e.message)
+  ) {
+    return undefined;
+  }
+  const file = (e as NodeJS.ErrnoException).path ?? /"([^"]+)"/.exec(e.message)?.[1];
+  return new AsofError(
+    'unexpected',
+    'no space left on device',
+    file ? { file } : {},
+    'free space there (or point storage.offline elsewhere) and rerun; what was published before is unchanged',
+  );
+}

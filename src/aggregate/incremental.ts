@@ -14,8 +14,8 @@ export interface FinalizeContext {
 
 /** A JSON-serializable partial aggregate (the intermediate representation). */
 export type PartialAgg = number | null | [number, number] | [number, number, number] | TimedValue | Distinct;
-/** A value with its event instant (first, last). */
-export type TimedValue = { t: Instant; v: string | number | boolean } | null;
+/** A value with its event instant (first, last; as_of also keeps a NULL value). */
+export type TimedValue = { t: Instant; v: string | number | boolean | null } | null;
 /** count_distinct: typed value key -> number of events holding it (so that remove works). */
 export type Distinct = Record<string, number>;
 
@@ -135,7 +135,7 @@ function timed(latest: boolean): IncrementalAgg {
     if (a === null) return b;
     if (b === null) return a;
     if (a.t !== b.t) return a.t > b.t === latest ? a : b;
-    return compareValues(a.v, b.v) >= 0 ? a : b;
+    return compareValues(a.v as NonNull, b.v as NonNull) >= 0 ? a : b;
   };
   return {
     zero: () => null,
@@ -144,6 +144,24 @@ function timed(latest: boolean): IncrementalAgg {
     finalize: (p) => (p === null ? null : (p as { v: NonNull }).v),
   };
 }
+
+/** as_of: the value at the latest instant, NULL included; at one instant the greater value, NULL least. */
+const asOf: IncrementalAgg = (() => {
+  const better = (a: TimedValue, b: TimedValue): TimedValue => {
+    if (a === null) return b;
+    if (b === null) return a;
+    if (a.t !== b.t) return a.t > b.t ? a : b;
+    if (a.v === null) return b;
+    if (b.v === null) return a;
+    return compareValues(a.v, b.v) >= 0 ? a : b;
+  };
+  return {
+    zero: () => null,
+    update: (p, v, t) => better(p as TimedValue, { t, v: v as NonNull | null }),
+    merge: (a, b) => better(a as TimedValue, b as TimedValue),
+    finalize: (p) => (p === null ? null : ((p as { v: NonNull | null }).v ?? null)),
+  };
+})();
 
 /** stddev (sample): Welford's [n, mean, m2], merged with Chan's formula. */
 const stddev: IncrementalAgg = {
@@ -202,6 +220,7 @@ export const INCREMENTAL: Record<AggKind, IncrementalAgg> = {
   first: timed(false),
   stddev,
   days_since_last: daysSinceLast,
+  as_of: asOf,
 };
 
 /** A deep copy of a partial (update and remove may mutate count_distinct's map in place). */

@@ -16,6 +16,7 @@ export const AGG_KINDS = [
   'first',
   'stddev',
   'days_since_last',
+  'as_of',
 ] as const;
 export type AggKind = (typeof AGG_KINDS)[number];
 
@@ -45,6 +46,11 @@ export const AGGREGATIONS: Record<AggKind, AggInfo> = {
   first: { needsColumn: true, resultType: (t) => t ?? 'double', empty: null },
   stddev: { needsColumn: true, accepts: NUMERIC, resultType: () => 'double', empty: null },
   days_since_last: { needsColumn: false, resultType: () => 'int', empty: null },
+  /**
+   * The value of the latest row, a NULL value included (unlike `last`): on a CDC source the value
+   * valid at the cutoff, NULL once deleted. At one instant the greater value wins, NULL the least.
+   */
+  as_of: { needsColumn: true, resultType: (t) => t ?? 'double', empty: null },
 };
 
 export function isAggKind(s: string): s is AggKind {

@@ -1,19 +1,22 @@
-// Live capture from PostgreSQL logical replication (wal2json format-version 2, row by row): a named
+// Live capture from PostgreSQL logical replication (wal2json format-version 2, or pgoutput): a named
 // slot, an initial snapshot at the slot's consistent point, then whole transactions polled from the
 // slot, applied, and only then acknowledged (pg_replication_slot_advance) — at-least-once in, exactly-once effect.
 
-import pg from 'pg';
+import type pg from 'pg';
 import { AsofError } from '../errors.js';
 import type { CdcSource } from '../spec/cdc.js';
 import type { Clock } from '../time/index.js';
 import { parseTimestamp } from '../time/index.js';
 import { type CdcChange, coerceRow, formatLsn, parseLsn } from './events.js';
+import { decodePgoutput } from './pgoutput.js';
 
 export interface PgTarget {
   url: string;
   schema: string;
   table: string;
   slot: string;
+  decoder: 'wal2json' | 'pgoutput';
+  publication: string;
 }
 
 export function pgTarget(source: CdcSource, env: NodeJS.ProcessEnv): PgTarget {
@@ -36,7 +39,14 @@ export function pgTarget(source: CdcSource, env: NodeJS.ProcessEnv): PgTarget {
       { specPath: `cdc.${source.name}.postgres` },
     );
   }
-  return { url, schema: p.schema, table: p.table, slot: p.slot };
+  return {
+    url,
+    schema: p.schema,
+    table: p.table,
+    slot: p.slot,
+    decoder: p.decoder,
+    publication: p.publication,
+  };
 }
 
 const qi = (s: string) => `"${s.replaceAll('"', '""')}"`;
@@ -44,7 +54,9 @@ const qi = (s: string) => `"${s.replaceAll('"', '""')}"`;
 export async function connect(url: string, replication = false): Promise<pg.Client> {
   const config: pg.ClientConfig & { replication?: string } = { connectionString: url };
   if (replication) config.replication = 'database';
-  const client = new pg.Client(config);
+  // The client library is loaded on use: importing it costs start-up time for every command.
+  const { default: pgLib } = await import('pg');
+  const client = new pgLib.Client(config);
   try {
     await client.connect();
   } catch (e) {
@@ -61,6 +73,27 @@ export async function connect(url: string, replication = false): Promise<pg.Clie
 export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
   const r = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   return r.rowCount === 1;
+}
+
+/** pgoutput reads the tables of a publication: one for the captured table, created when missing. */
+async function ensurePublication(t: PgTarget): Promise<void> {
+  const client = await connect(t.url);
+  try {
+    const r = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [t.publication]);
+    if (r.rowCount === 0) {
+      await client.query(`CREATE PUBLICATION ${qi(t.publication)} FOR TABLE ${qi(t.schema)}.${qi(t.table)}`);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops the publication `asof cdc run` created for a pgoutput capture (`asof cdc drop`). */
+export async function dropPublication(client: pg.Client, publication: string): Promise<boolean> {
+  const r = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+  if (r.rowCount === 0) return false;
+  await client.query(`DROP PUBLICATION ${qi(publication)}`);
+  return true;
 }
 
 export async function dropSlot(client: pg.Client, slot: string): Promise<boolean> {
@@ -80,10 +113,13 @@ export async function snapshot(
   timezone: string,
   clock: Clock,
 ): Promise<{ lsn: bigint; changes: CdcChange[] }> {
+  if (t.decoder === 'pgoutput') await ensurePublication(t);
   const repl = await connect(t.url, true);
   try {
     await repl.query('BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ');
-    const created = await repl.query(`CREATE_REPLICATION_SLOT ${qi(t.slot)} LOGICAL wal2json USE_SNAPSHOT`);
+    const created = await repl.query(
+      `CREATE_REPLICATION_SLOT ${qi(t.slot)} LOGICAL ${t.decoder} USE_SNAPSHOT`,
+    );
     const lsn = parseLsn(created.rows[0]?.consistent_point);
     if (lsn === undefined) throw new AsofError('unexpected', 'the slot reported no consistent point');
     await repl.query("SET LOCAL TimeZone = 'UTC'");
@@ -142,6 +178,15 @@ export async function peek(
   timezone: string,
   limit: number,
 ): Promise<PolledBatch> {
+  if (t.decoder === 'pgoutput') {
+    const b = await client.query({
+      text: `SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
+        'proto_version', '1', 'publication_names', $3)`,
+      values: [t.slot, limit, t.publication],
+      rowMode: 'array',
+    });
+    return decodePgoutput(b.rows as [string, Buffer][], source, t, timezone);
+  }
   const r = await client.query({
     text: `SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2,
       'format-version', '2', 'include-transaction', 'true', 'include-timestamp', 'true', 'include-xids', 'true',
@@ -214,6 +259,33 @@ export async function peek(
     }
   }
   return { changes: out, commitLsn, transactions };
+}
+
+/**
+ * The heartbeat of an idle capture: when the slot has no transaction to decode up to the flushed
+ * end of WAL (only other databases, or vacuum and checkpoints, wrote since), it moves the slot
+ * there, so WAL that holds nothing for this capture is released. Returns the new position, or
+ * undefined when a transaction is waiting (the next poll reads it). Decoding reads only flushed
+ * WAL, so a commit after the flushed end is decoded later, never skipped.
+ */
+export async function heartbeat(client: pg.Client, t: PgTarget): Promise<bigint | undefined> {
+  const end = (await client.query({ text: 'SELECT pg_current_wal_flush_lsn()::text', rowMode: 'array' }))
+    .rows[0]?.[0] as string | undefined;
+  const target = parseLsn(end ?? null);
+  if (target === undefined) return undefined;
+  const waiting = await client.query({
+    text:
+      t.decoder === 'pgoutput'
+        ? `SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, 1,
+            'proto_version', '1', 'publication_names', $3)`
+        : `SELECT count(*) FROM pg_logical_slot_peek_changes($1, $2::pg_lsn, 1,
+            'format-version', '2', 'include-transaction', 'true', 'add-tables', $3)`,
+    values: [t.slot, formatLsn(target), t.decoder === 'pgoutput' ? t.publication : `${t.schema}.${t.table}`],
+    rowMode: 'array',
+  });
+  if (Number(waiting.rows[0]?.[0] ?? 0) > 0) return undefined;
+  await acknowledge(client, t.slot, target);
+  return target;
 }
 
 /** Acknowledges everything up to `lsn`: the slot may release WAL before it. */

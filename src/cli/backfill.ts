@@ -1,19 +1,26 @@
-// asof plan / asof backfill --from D1 --to D2: what each partition of the range needs (new,
-// definition changed, source changed, up to date), then doing exactly that.
+// asof plan / asof backfill --from D1 --to D2: the SQL models to rebuild (changed, and downstream),
+// then what each view partition of the range needs (new, definition changed, source changed, up to
+// date); then doing exactly that, models first.
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
 import { AsofError } from '../errors.js';
-import { backfill, type PlannedPartition, planBackfill } from '../pipeline/backfill.js';
+import type { PlannedPartition } from '../pipeline/backfill.js';
+import { exportCdcSources } from '../pipeline/cdc-source.js';
+import { backfillRange, planRange } from '../pipeline/plan-all.js';
 import { loadProject } from '../pipeline/project.js';
+import { selectViews } from '../spec/select.js';
 import { systemClock } from '../time/index.js';
 import { parseDateRange } from '../time/range.js';
 import { collect, projectOption } from './common.js';
+import { modelFailures, printModelItems } from './models.js';
 import { progressFor } from './progress.js';
 
 const STATE_TEXT: Record<PlannedPartition['state'], string> = {
   new: 'new',
   definition_changed: 'definition changed',
   source_changed: 'source changed',
+  corrupt: 'corrupt (checksum mismatch)',
   up_to_date: 'up to date',
 };
 
@@ -30,7 +37,7 @@ function positiveInt(name: string) {
 function summary(planned: PlannedPartition[]): string {
   const count = (s: PlannedPartition['state']) => planned.filter((p) => p.state === s).length;
   const todo = planned.filter((p) => p.build).length;
-  return `${todo} to build (${count('new')} new, ${count('definition_changed')} definition changed, ${count('source_changed')} source changed${todo > planned.length - count('up_to_date') ? ', the rest forced' : ''}), ${planned.length - todo} up to date`;
+  return `${todo} to build (${count('new')} new, ${count('definition_changed')} definition changed, ${count('source_changed')} source changed${count('corrupt') > 0 ? `, ${count('corrupt')} corrupt` : ''}${todo > planned.length - count('up_to_date') ? ', the rest forced' : ''}), ${planned.length - todo} up to date`;
 }
 
 interface RangeOpts {
@@ -59,7 +66,14 @@ export function registerBackfill(program: Command): void {
   ).action(async (opts: RangeOpts) => {
     const dates = parseDateRange(opts.from, opts.to);
     const project = await loadProject(opts.project);
-    const planned = planBackfill(project, { dates, views: opts.view, force: opts.force });
+    // Views over CDC sources: the history as it is now, so late changes show as source changed.
+    await exportCdcSources(project, selectViews(project, opts.view));
+    const { models, partitions: planned } = await planRange(project, {
+      dates,
+      views: opts.view,
+      force: opts.force,
+    });
+    if (models) process.stdout.write(printModelItems(models));
     for (const p of planned) {
       process.stdout.write(
         `${p.build ? 'build' : 'skip '}  ${p.view} v${p.version} as_of_date=${p.asOfDate}  ${STATE_TEXT[p.state]}: ${p.reason}\n`,
@@ -80,26 +94,44 @@ export function registerBackfill(program: Command): void {
         'dates computed by one query (bounds memory)',
         positiveInt('--chunk-days'),
         31,
+      )
+      .addOption(
+        new Option(
+          '--engine <engine>',
+          "the engine to run on (default: the spec's engine, else duckdb)",
+        ).choices(ENGINE_TYPES),
       ),
-  ).action(async (opts: RangeOpts & { jobs: number; chunkDays: number }) => {
+  ).action(async (opts: RangeOpts & { jobs: number; chunkDays: number; engine?: EngineType }) => {
     const dates = parseDateRange(opts.from, opts.to);
     const project = await loadProject(opts.project);
     const progress = progressFor(process.stderr, systemClock.now);
     try {
-      const result = await backfill(project, {
+      const result = await backfillRange(project, {
         dates,
         views: opts.view,
         force: opts.force,
         jobs: opts.jobs,
         chunkDays: opts.chunkDays,
+        engine: opts.engine,
         log: progress.log,
         onProgress: (p) => progress.update(p),
       });
       progress.finish();
       const rows = result.built.reduce((n, b) => n + b.rowsWritten, 0);
+      if (result.models.length > 0) {
+        const ok = result.models.filter((m) => m.status === 'built').length;
+        process.stdout.write(
+          `rebuilt ${ok} model(s)${ok < result.models.length ? `, ${result.models.length - ok} failed or blocked` : ''}\n`,
+        );
+      }
+      for (const h of result.heldBack) {
+        process.stdout.write(`held back: view ${h.view} (reads ${h.model}, not rebuilt)\n`);
+      }
       process.stdout.write(
         `backfilled ${result.built.length} partition(s) (${rows} rows), ${result.skipped} up to date skipped\n`,
       );
+      const failure = modelFailures(result.models);
+      if (failure) throw failure;
     } finally {
       progress.finish();
     }

@@ -24,7 +24,7 @@ export function registerGet(program: Command): void {
       const at = opts.at === undefined ? systemClock.now() : parseReadTime(opts.at, project.timezone);
       if (at === null)
         throw new AsofError('usage', `--at '${opts.at}' is not a timestamp`, {}, 'e.g. 2025-03-31T12:00:00Z');
-      const r = getOnline(project, opts.view, opts.key, at);
+      const r = await getOnline(project, opts.view, opts.key, at);
       if (opts.format === 'json') {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;

@@ -2,7 +2,7 @@
 // The asof command line: one file per command; this file wires them and maps errors to exit codes.
 
 import { Command, CommanderError } from 'commander';
-import { EXIT_CODES, isAsofError } from '../errors.js';
+import { diskFullError, EXIT_CODES, isAsofError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { registerAudit } from './audit.js';
 import { registerBackfill } from './backfill.js';
@@ -10,6 +10,7 @@ import { registerBuild } from './build.js';
 import { registerCdc } from './cdc.js';
 import { registerChanges } from './changes.js';
 import { registerDemo } from './demo.js';
+import { registerDocs } from './docs.js';
 import { registerGen } from './gen.js';
 import { registerGet } from './get.js';
 import { registerInit } from './init.js';
@@ -59,6 +60,7 @@ export function createProgram(): Command {
   registerQuery(program);
   registerModels(program);
   registerChanges(program);
+  registerDocs(program);
   program.addHelpText(
     'after',
     '\nExit codes: 0 ok, 1 unexpected, 2 usage or spec error, 3 contract violation, 4 quality gate failed, 5 lock held, 6 notify failed (the load stays).',
@@ -74,9 +76,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
-    if (isAsofError(e)) {
-      process.stderr.write(`error: ${e.describe()}\n`);
-      return e.exitCode;
+    const known = isAsofError(e) ? e : diskFullError(e);
+    if (known) {
+      process.stderr.write(`error: ${known.describe()}\n`);
+      return known.exitCode;
     }
     process.stderr.write(`unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT_CODES.unexpected;

@@ -3,7 +3,13 @@
 // are listed with their partitions; rebuild them with `asof build` / `asof backfill`.
 
 import type { Command } from 'commander';
-import { buildModels, loadModelGraph, type ModelPlan, planModels } from '../elt/models.js';
+import {
+  buildModels,
+  loadModelGraph,
+  type ModelBuildResult,
+  type ModelPlan,
+  planModels,
+} from '../elt/models.js';
 import { AsofError } from '../errors.js';
 import { loadProject } from '../pipeline/project.js';
 import { readModelsState } from '../storage/meta/models.js';
@@ -45,13 +51,7 @@ export function printPlan(plan: ModelPlan, graph: boolean): string {
       );
     }
   }
-  if (plan.items.length === 0) out.push('models: nothing to rebuild');
-  else out.push(`models to rebuild (${plan.items.length}):`);
-  for (const i of plan.items) {
-    out.push(
-      `  ${i.model}  ${i.reason}  ${i.oldVersion ?? '(none)'} -> ${i.newVersion}  ${i.materialization}: ${span(i.partitions)}`,
-    );
-  }
+  out.push(printModelItems(plan).trimEnd());
   if (plan.views.length > 0) out.push(`views affected (${plan.views.length}):`);
   for (const v of plan.views) {
     out.push(
@@ -59,6 +59,36 @@ export function printPlan(plan: ModelPlan, graph: boolean): string {
     );
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The models a plan rebuilds, one line each (also the first part of `asof plan`). */
+export function printModelItems(plan: ModelPlan): string {
+  const out: string[] = [];
+  if (plan.items.length === 0) out.push('models: nothing to rebuild');
+  else out.push(`models to rebuild (${plan.items.length}):`);
+  for (const i of plan.items) {
+    out.push(
+      `  ${i.model}  ${i.reason}  ${i.oldVersion ?? '(none)'} -> ${i.newVersion}  ${i.materialization}: ${span(i.partitions)}`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Model build results that did not build (tests failed, blocked), as an error to exit 4 with. */
+export function modelFailures(results: ModelBuildResult[]): AsofError | undefined {
+  const bad = results.filter((r) => r.status !== 'built');
+  if (bad.length === 0) return undefined;
+  const lines = bad.map((r) =>
+    r.status === 'blocked'
+      ? `${r.model}: blocked by ${r.blockedBy}`
+      : `${r.model}: failing tests ${r.failedTests.map((t) => `${t.name} (${t.failing} rows)`).join(', ')}`,
+  );
+  return new AsofError(
+    'quality',
+    `model tests failed:\n  ${lines.join('\n  ')}`,
+    {},
+    'fix the model or its data, then build again',
+  );
 }
 
 export function registerModels(program: Command): void {
@@ -88,19 +118,8 @@ export function registerModels(program: Command): void {
           ? 'models: nothing to rebuild\n'
           : `${results.filter((r) => r.status === 'built').length} model(s) built, ${bad.length} failed or blocked\n`,
       );
-      if (bad.length > 0) {
-        const lines = bad.map((r) =>
-          r.status === 'blocked'
-            ? `${r.model}: blocked by ${r.blockedBy}`
-            : `${r.model}: failing tests ${r.failedTests.map((t) => `${t.name} (${t.failing} rows)`).join(', ')}`,
-        );
-        throw new AsofError(
-          'quality',
-          `model tests failed:\n  ${lines.join('\n  ')}`,
-          {},
-          'fix the model or its data, then build again',
-        );
-      }
+      const failure = modelFailures(results);
+      if (failure) throw failure;
     },
   );
 }

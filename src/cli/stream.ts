@@ -24,6 +24,14 @@ export function parseSourceSpec(spec: string, opts: { once: boolean; stop: () =>
     return redisSource(spec, { once: opts.once, stop: opts.stop });
   }
   if (spec.startsWith('nats://')) return natsSource(spec, { once: opts.once, stop: opts.stop });
+  if (spec === 'http' || spec.startsWith('http:')) {
+    throw new AsofError(
+      'usage',
+      'the http source runs inside the server',
+      {},
+      'run: asof serve --stream <view...> and POST events to /v1/ingest/<source>',
+    );
+  }
   throw new AsofError(
     'usage',
     `unknown stream source '${spec}'`,

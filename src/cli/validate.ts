@@ -12,7 +12,7 @@ export function registerValidate(program: Command): void {
     const project = await loadProject(opts.project);
     const report = await validateProject(project, stderrLogger);
     process.stdout.write(
-      `ok: ${report.views} view(s), ${report.sources.length} source(s): ${report.sources.map((s) => `${s.name} (${s.files} file(s), ${s.rows} rows)`).join(', ')}\n`,
+      `ok: ${report.views} view(s), ${report.sources.length} source(s): ${report.sources.map((s) => `${s.name} (${s.files} file(s), ${s.rows} rows)`).join(', ')}; ${report.partitions} partition(s) match their manifest\n`,
     );
   });
 }

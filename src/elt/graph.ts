@@ -106,3 +106,15 @@ export function withDownstream(graph: ModelGraph, names: Iterable<string>): stri
   for (const n of names) walk(n);
   return graph.order.filter((n) => seen.has(n));
 }
+
+/** The models upstream of `names` (themselves included), in dependency order. */
+export function withUpstream(graph: ModelGraph, names: Iterable<string>): string[] {
+  const seen = new Set<string>();
+  const walk = (n: string) => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    for (const r of graph.models[n]?.refs ?? []) walk(r);
+  };
+  for (const n of names) walk(n);
+  return graph.order.filter((n) => seen.has(n));
+}

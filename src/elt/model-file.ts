@@ -27,6 +27,8 @@ const headerSchema = z.strictObject({
   date_column: z.string().optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
+  /** Incremental models: also write each built date to the lake as a partition, swapped in atomically. */
+  export: z.boolean().default(false),
   tests: z.array(testSchema).default([]),
 });
 
@@ -48,6 +50,8 @@ export interface ModelFile {
   dateColumn: string | undefined;
   description: string | undefined;
   owner: string | undefined;
+  /** Each built partition is also written to the lake (incremental models only); not in the version. */
+  export: boolean;
   tests: ModelTest[];
   /** The whole file (header included; the header is SQL comments, so line numbers hold). */
   text: string;
@@ -93,7 +97,7 @@ export function parseModelFile(text: string, file: string, defaultName: string):
       'spec',
       message,
       { file, line: at >= 0 ? at + 1 : 1 },
-      'header fields: name, materialization (view | table | incremental), date_column, description, owner, tests',
+      'header fields: name, materialization (view | table | incremental), date_column, export, description, owner, tests',
     );
   }
   const h = parsed.data;
@@ -113,6 +117,15 @@ export function parseModelFile(text: string, file: string, defaultName: string):
       'an incremental model needs a date_column (one partition per date)',
       { file, line: 1 },
       'add "-- date_column: <a DATE column of the result>"',
+    );
+  }
+  if (h.export && h.materialization !== 'incremental') {
+    const at = headerLines.findIndex((l) => l.startsWith('export:'));
+    throw new AsofError(
+      'spec',
+      'export: true is for incremental models (one lake partition per date)',
+      { file, line: at >= 0 ? at + 1 : 1 },
+      'views read table and view models through a source with model: layer.name',
     );
   }
   const refs: string[] = [];
@@ -144,6 +157,7 @@ export function parseModelFile(text: string, file: string, defaultName: string):
     dateColumn: h.date_column,
     description: h.description,
     owner: h.owner,
+    export: h.export,
     tests,
     text,
     refs,

@@ -3,9 +3,8 @@
 // order: views and tables replaced in a transaction, incremental models delete-then-insert per date.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { globSync } from 'tinyglobby';
 import { checkSyntax } from '../engines/duckdb/model-syntax.js';
 import { duckdbWarehouseDialect } from '../engines/duckdb/warehouse.js';
 import type { Warehouse } from '../engines/warehouse.js';
@@ -13,7 +12,8 @@ import { AsofError } from '../errors.js';
 import type { Logger } from '../pipeline/log.js';
 import { silentLogger } from '../pipeline/log.js';
 import type { Project } from '../spec/project.js';
-import { listPartitions } from '../storage/lake/partition.js';
+import { listPartitions, recover, writePartition } from '../storage/lake/partition.js';
+import { DATA_FILE } from '../storage/lake/paths.js';
 import {
   appendChange,
   type ModelsState,
@@ -21,42 +21,62 @@ import {
   shortDiff,
   writeModelsState,
 } from '../storage/meta/models.js';
-import { type Clock, dateRange, formatInstant, type IsoDate, systemClock } from '../time/index.js';
-import { compileGraph, type ModelGraph, withDownstream } from './graph.js';
-import { parseModelFile } from './model-file.js';
+import {
+  addDays,
+  type Clock,
+  dateRange,
+  formatInstant,
+  type IsoDate,
+  startOfLocalDay,
+  systemClock,
+} from '../time/index.js';
+import { TOOL_VERSION } from '../version.js';
+import { type ModelGraph, withDownstream, withUpstream } from './graph.js';
+import { readModelGraph } from './read-graph.js';
 import { parseableSql, partitionParams, qualified, renderModelSql, testQueries } from './render.js';
 import { openWarehouse } from './warehouse.js';
 
-export const MODELS_DIR = 'models';
+export { MODELS_DIR } from './read-graph.js';
 
 /** Reads and compiles every models/**\/*.sql; syntax is checked with DuckDB's parser. */
 export async function loadModelGraph(
   project: Project,
   opts: { checkSql?: boolean } = {},
 ): Promise<ModelGraph> {
-  const dir = path.join(project.root, MODELS_DIR);
-  const files = existsSync(dir) ? globSync('**/*.sql', { cwd: dir, onlyFiles: true }).sort() : [];
-  const parsed = files.map((rel) => {
-    const parts = rel.split('/');
-    const layer = parts.length > 1 ? parts[0] : '';
-    const stem = path.basename(rel, '.sql');
-    const file = path.join(dir, rel);
-    return parseModelFile(readFileSync(file, 'utf8'), file, `${layer}.${stem}`);
-  });
-  const graph = compileGraph(parsed, project.timezone);
-  if (opts.checkSql !== false) {
+  const graph = readModelGraph(project);
+  if (opts.checkSql !== false && graph.order.length > 0) {
+    const models = graph.order.map((n) => {
+      const m = graph.models[n];
+      if (!m) throw new Error(`model ${n} missing`);
+      return m;
+    });
+    const empty = models.find((m) => m.normalizedSql === '');
+    if (empty) {
+      throw new AsofError('spec', 'a model holds exactly one SELECT statement, found 0', {
+        file: empty.file,
+      });
+    }
     await checkSyntax(
-      graph.order.map((n) => {
-        const m = graph.models[n];
-        if (!m) throw new Error(`model ${n} missing`);
-        return { file: m.file, sql: parseableSql(m, duckdbWarehouseDialect) };
-      }),
+      models.map((m) => ({ file: m.file, sql: parseableSql(m, duckdbWarehouseDialect) })),
+      { batch: true },
     );
   }
   return graph;
 }
 
-export type RebuildReason = 'new' | 'changed' | 'upstream' | 'tests_failed' | 'selected';
+/**
+ * Why a model is rebuilt: its version moved (new, changed, upstream), its last build failed its
+ * tests, it was selected, or (incremental) some dates were built at an older version (stale) or,
+ * with --from/--to, dates of the range have no partition (missing).
+ */
+export type RebuildReason =
+  | 'new'
+  | 'changed'
+  | 'upstream'
+  | 'tests_failed'
+  | 'selected'
+  | 'stale'
+  | 'missing';
 
 export interface ModelPlanItem {
   model: string;
@@ -88,6 +108,11 @@ export interface PlanOptions {
   to?: IsoDate;
   /** Models to rebuild even when unchanged (with their downstream). */
   select?: string[];
+  /**
+   * Only these models and their upstream (the models some selected views read): the rest of the
+   * graph is left as it is, even when stale.
+   */
+  within?: string[];
 }
 
 export function planModels(
@@ -102,6 +127,8 @@ export function planModels(
     }
   }
   const reasons = new Map<string, RebuildReason>();
+  const range = opts.from && opts.to ? dateRange(opts.from, opts.to) : undefined;
+  const partial = new Map<string, string[]>();
   for (const name of graph.order) {
     const m = graph.models[name];
     const st = state.models[name];
@@ -111,16 +138,29 @@ export function planModels(
     else if (st.version !== m.transformationVersion) reasons.set(name, 'upstream');
     else if (st.status !== 'ok') reasons.set(name, 'tests_failed');
     else if (opts.select?.includes(name)) reasons.set(name, 'selected');
+    else if (m.materialization === 'incremental') {
+      // A partial rebuild (a narrower --from/--to) leaves dates built at an older version.
+      const built = new Set(st.partitions);
+      const versionOf = (d: string) => st.partition_versions?.[d] ?? st.version;
+      const stale = (range ?? st.partitions).filter(
+        (d) => built.has(d) && versionOf(d) !== m.transformationVersion,
+      );
+      const absent = (range ?? []).filter((d) => !built.has(d));
+      if (stale.length + absent.length > 0) {
+        reasons.set(name, stale.length > 0 ? 'stale' : 'missing');
+        partial.set(name, [...stale, ...absent].sort());
+      }
+    }
   }
-  const rebuild = withDownstream(graph, reasons.keys());
-  const range = opts.from && opts.to ? dateRange(opts.from, opts.to) : undefined;
+  const scope = opts.within ? new Set(withUpstream(graph, opts.within)) : undefined;
+  const rebuild = withDownstream(graph, reasons.keys()).filter((n) => !scope || scope.has(n));
   const items = rebuild.map((name): ModelPlanItem => {
     const m = graph.models[name];
     if (!m) throw new Error(`model ${name} missing`);
     const st = state.models[name];
     let partitions = ['all'];
     if (m.materialization === 'incremental') {
-      partitions = range ?? st?.partitions ?? [];
+      partitions = partial.get(name) ?? range ?? st?.partitions ?? [];
       if (partitions.length === 0) {
         throw new AsofError(
           'usage',
@@ -212,7 +252,11 @@ export async function buildModels(
       const t0 = clock.now();
       let rows: number;
       try {
-        rows = await materialize(wh, m, item.partitions, project.timezone);
+        const exportDate = m.export
+          ? (date: string) => exportPartition(project, wh, m, date, runId, clock)
+          : undefined;
+        if (exportDate) recover(project.storage.offline, modelLakeName(m.name), 1);
+        rows = await materialize(wh, m, item.partitions, project.timezone, exportDate);
       } catch (e) {
         if (e instanceof AsofError) throw e;
         throw new AsofError(
@@ -245,6 +289,17 @@ export async function buildModels(
         built_at: formatInstant(clock.now()),
         run_id: runId,
         partitions,
+        ...(m.materialization === 'incremental'
+          ? {
+              partition_versions: {
+                ...(prev?.materialization === 'incremental'
+                  ? (prev.partition_versions ??
+                    Object.fromEntries(prev.partitions.map((d) => [d, prev.version])))
+                  : {}),
+                ...Object.fromEntries(item.partitions.map((d) => [d, m.transformationVersion])),
+              },
+            }
+          : {}),
         text: m.text,
       };
       if (!prev || prev.version !== m.transformationVersion) {
@@ -291,6 +346,7 @@ async function materialize(
   m: ModelGraph['models'][string],
   partitions: string[],
   timezone: string,
+  exportDate?: (date: string) => Promise<unknown>,
 ): Promise<number> {
   const d = wh.dialect;
   const target = qualified(d, m.name);
@@ -323,8 +379,63 @@ async function materialize(
           .rows[0]?.[0] ?? 0,
       );
     });
+    // After the commit: killed before the swap, the lake keeps the date's previous partition and
+    // the model's state its previous version, so the next run rebuilds and exports the date again.
+    await exportDate?.(date);
   }
   return rows;
+}
+
+/** Where an exported model's partitions live in the lake: <offline>/_models/<layer.name>/v1/. */
+export function modelLakeName(model: string): string {
+  return `_models/${model}`;
+}
+
+/**
+ * Writes one date of an exported incremental model to the lake with the lake's atomic swap
+ * (staging folder, manifest last, rename): readers see the old partition or the new one.
+ */
+async function exportPartition(
+  project: Project,
+  wh: Warehouse,
+  m: ModelGraph['models'][string],
+  date: string,
+  runId: string,
+  clock: Clock,
+): Promise<string> {
+  const d = wh.dialect;
+  const t0 = clock.now();
+  const rows = `(SELECT * FROM ${qualified(d, m.name)} WHERE ${d.quoteIdent(m.dateColumn ?? '')} = ${d.dateLiteral(date)}) AS p`;
+  const columns = (await wh.query(`SELECT * FROM ${rows} LIMIT 0`)).columns;
+  let written = 0;
+  return writePartition(
+    { offline: project.storage.offline, view: modelLakeName(m.name), version: 1, asOfDate: date },
+    runId,
+    async (staging) => {
+      written = await wh.exportParquet(rows, path.join(staging, DATA_FILE));
+      return [DATA_FILE];
+    },
+    (dataFiles) => ({
+      view: m.name,
+      feature_version: 1,
+      transformation_version: m.transformationVersion,
+      as_of_date: date,
+      cutoff: formatInstant(startOfLocalDay(addDays(date, 1), project.timezone)),
+      timezone: project.timezone,
+      rows_read: written,
+      rows_written: written,
+      columns,
+      source: { name: m.name, files: [], fingerprint: m.transformationVersion },
+      data_files: dataFiles,
+      run_id: runId,
+      started_at: formatInstant(t0),
+      finished_at: formatInstant(clock.now()),
+      duration_ms: clock.now() - t0,
+      engine: wh.name,
+      engine_version: '',
+      tool_version: TOOL_VERSION,
+    }),
+  );
 }
 
 /** Writes the model's rows to its snapshot (spec/elt.ts), replaced by rename, for views to read. */

@@ -1,6 +1,7 @@
 // The one Engine interface every engine implements (duckdb/ today; postgres/ and spark/ later).
 // Shared code asks `engine.supports.x`, never the engine's name.
 
+import type { BackfillChunkPlan } from '../plan/backfill.js';
 import type { ViewBuildPlan } from '../plan/view-build.js';
 import type { Source } from '../spec/project.js';
 import type { ColumnType } from '../types.js';
@@ -36,6 +37,8 @@ export interface Engine {
   readonly supports: {
     /** Can compile without a database (plan, golden SQL tests). */
     compileOffline: boolean;
+    /** Computes a whole backfill chunk in one job and writes one file per date (backfillChunk). */
+    backfillChunks?: boolean;
   };
   /** Entity key columns that must not be null, per source (set by the pipeline before loading). */
   nonNullKeys: Record<string, string[]>;
@@ -60,7 +63,19 @@ export interface Engine {
   describe?(name: string): Promise<{ name: string; type: string }[]>;
   /** Measures what a quality check needs (null counts, ranges, duplicates, PSI, event times). */
   measure?(request: MeasureRequest): Promise<Measurement>;
+  /**
+   * Every date of a backfill chunk in one job, written under `dir` as one Parquet file per date
+   * (rows sorted by the entity keys, the columns `asof build` writes); the caller swaps each in.
+   */
+  backfillChunk?(plan: BackfillChunkPlan, dir: string): Promise<BackfillChunkOutput>;
   close(): Promise<void>;
+}
+
+/** What backfillChunk wrote: per as_of_date its file and row count, and the partition's columns. */
+export interface BackfillChunkOutput {
+  columns: { name: string; type: string }[];
+  files: Map<string, string>;
+  rows: Map<string, number>;
 }
 
 export type SqlTypeOf = (t: ColumnType) => string;

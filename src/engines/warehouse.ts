@@ -56,7 +56,10 @@ export interface Warehouse {
   land(req: LandRequest): Promise<LandedFile[]>;
   /** 'view', 'table' or undefined when the relation does not exist. */
   relationKind(schema: string, name: string): Promise<RelationKind | undefined>;
-  /** Writes a relation to one Parquet file (for views that read a model). */
+  /**
+   * Writes a relation (or a parenthesised subquery with an alias, such as one date of a model) to
+   * one Parquet file: views read model snapshots, exported models write lake partitions.
+   */
   exportParquet(qualified: string, file: string): Promise<number>;
   close(): Promise<void>;
 }

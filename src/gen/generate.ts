@@ -25,6 +25,13 @@ export interface GenOptions {
   timezone?: string;
   /** `project:` name in the spec. Default: the out folder's name. */
   project?: string;
+  /**
+   * Also write `data/clickstream.jsonl`, the clicks as a tracker delivers them (JSON lines, ~2%
+   * delivered twice), and declare the ELT example in the spec: the `clickstream` source to land in
+   * raw, the `sessions` source over the model refined.sessions and the view `user_sessions`. The
+   * project then needs the models of src/scaffold/clickstream.ts (`asof demo` writes them).
+   */
+  clickstream?: boolean;
 }
 
 export interface GenFile {
@@ -39,7 +46,7 @@ export interface GenResult {
   durationMs: number;
 }
 
-export type GenSourceName = 'transactions' | 'support_tickets' | 'clicks';
+export type GenSourceName = 'transactions' | 'support_tickets' | 'clicks' | 'clickstream';
 type ColumnType = 'string' | 'double' | 'timestamp';
 
 const SQL_TYPE: Record<ColumnType, string> = { string: 'VARCHAR', double: 'DOUBLE', timestamp: 'TIMESTAMP' };
@@ -296,6 +303,33 @@ const clicks: SourceDef = {
 
 const SOURCES: readonly SourceDef[] = [transactions, supportTickets, clicks];
 
+/** Share of clicks the tracker delivers a second time, up to an hour later (what dedup removes). */
+const REDELIVERED = 0.02;
+
+/**
+ * The clicks as raw tracker JSON: an event_id per click, the local time as ISO text, a kind and a
+ * nested `props` object that only the raw JSON keeps. Redelivered copies come later in the file, in
+ * delivery order, as they would from a queue.
+ */
+function clickstreamQuery(ctx: GenContext, rows: number): string {
+  // Streams 40..42 keyed on the row: clicks uses 33..34 on rows, 32 on blocks, 48.. on sessions.
+  const u = (k: number): string => uniform(ctx, 'i::UBIGINT', clicks.streamBase + 8 + k);
+  return `
+    SELECT event_id, user_id, ts, page, kind, props FROM (
+      SELECT c.i, d.copy,
+        ${padded('e', 'c.i', digits(rows))} AS event_id,
+        c.user_id,
+        strftime(c.event_ts, '%Y-%m-%dT%H:%M:%S') AS ts,
+        c.page,
+        CASE WHEN ${u(0)} < 0.3 THEN 'view' ELSE 'click' END AS kind,
+        {'ab': CASE WHEN ${u(1)} < 0.5 THEN 'a' ELSE 'b' END} AS props,
+        c.event_ts + to_seconds(d.copy * (60 + floor(${u(2)} * 3540)::BIGINT)) AS delivered
+      FROM (${clicks.select(ctx, rows, `range(${rows})`)}) c
+      JOIN (VALUES (0), (1)) d(copy) ON d.copy = 0 OR ${u(3)} < ${REDELIVERED}
+    )
+    ORDER BY delivered, i, copy`;
+}
+
 // ---- entry point ---------------------------------------------------------------------------------
 
 /**
@@ -328,6 +362,20 @@ export async function generate(opts: GenOptions): Promise<GenResult> {
       const path = join(dataDir, `${source.name}.${opts.format}`);
       const written = await copySource(conn, ctx, source, rows, path, opts.format);
       files.push({ source: source.name, path, rows: written });
+    }
+    if (opts.clickstream) {
+      const path = join(dataDir, 'clickstream.jsonl');
+      const tmp = `${path}.tmp-${process.pid}`;
+      try {
+        const r = await conn.runAndReadAll(
+          `COPY (${clickstreamQuery(ctx, clicks.rows(opts.events))}) TO ${sqlString(tmp)} (FORMAT json)`,
+        );
+        await rename(tmp, path);
+        files.push({ source: 'clickstream', path, rows: Number(r.getRowsJS()[0]?.[0] ?? 0) });
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
     }
   } finally {
     conn.closeSync();
@@ -471,7 +519,9 @@ export function renderSpec(opts: SpecInput): string {
   const L: string[] = [];
   L.push(
     `# asof project with synthetic data, made by:`,
-    `#   asof gen --users ${opts.users} --events ${opts.events} --days ${opts.days} --end-date ${opts.endDate} --seed ${opts.seed} --format ${opts.format}`,
+    opts.clickstream
+      ? `#   asof demo --users ${opts.users} --events ${opts.events} --as-of ${opts.endDate}   (also writes models/)`
+      : `#   asof gen --users ${opts.users} --events ${opts.events} --days ${opts.days} --end-date ${opts.endDate} --seed ${opts.seed} --format ${opts.format}`,
     `# The same command always writes the same data. ${opts.days} days of events end on ${opts.endDate}.`,
     `#`,
     `# Try it (from this folder):`,
@@ -499,6 +549,24 @@ export function renderSpec(opts: SpecInput): string {
     }
     if (s.primaryKey) L.push(`    primary_key: ${s.primaryKey}`);
     L.push(`    columns: { ${s.columns.map(([n, t]) => `${n}: ${t}`).join(', ')} }`);
+  }
+  if (opts.clickstream) {
+    L.push(
+      `  # The same page views as the tracker sends them: JSON lines, ~2% delivered twice. ELT: land`,
+      `  # them as they are (asof load --source clickstream) into raw.clickstream, then the SQL models`,
+      `  # in models/ refine them: refined.clicks (typed, deduplicated) -> refined.sessions (a gap over`,
+      `  # 30 minutes starts a new session) -> features.user_active_24h (incremental, one date each).`,
+      `  clickstream:`,
+      `    path: data/clickstream.jsonl`,
+      `    timestamp: ts`,
+      `    columns: { event_id: string, user_id: string, ts: timestamp, page: string }`,
+      `  # A model as a source: the rows of refined.sessions after each good build of it. A session`,
+      `  # counts from its last click (session_end), so no click after a cutoff is ever read.`,
+      `  sessions:`,
+      `    model: refined.sessions`,
+      `    timestamp: session_end`,
+      `    columns: { user_id: string, session_no: int, session_start: timestamp, session_end: timestamp, clicks: int }`,
+    );
   }
   L.push(
     ``,
@@ -543,7 +611,20 @@ export function renderSpec(opts: SpecInput): string {
     `    cutoff: start_of_day`,
     `    features:`,
     `      ticket_count_30d: { agg: count, window: 30d }`,
-    ``,
   );
+  if (opts.clickstream) {
+    L.push(
+      `  user_sessions:`,
+      `    entity: user`,
+      `    # A view over a model (refined.sessions) instead of a file.`,
+      `    source: { model: refined.sessions }`,
+      `    version: 1`,
+      `    cutoff: end_of_day`,
+      `    features:`,
+      `      sessions_7d: { agg: count, window: 7d, description: "Sessions ended in the last 7 days" }`,
+      `      clicks_7d: { agg: sum, column: clicks, window: 7d, description: "Clicks in those sessions" }`,
+    );
+  }
+  L.push(``);
   return L.join('\n');
 }

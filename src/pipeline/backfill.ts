@@ -1,6 +1,7 @@
 // `asof plan` and `asof backfill`: which partitions of a date range are new, stale (definition or
-// source changed) or up to date, from the manifests alone; then every stale date of a view built
-// in chunks, each chunk one query, each date one atomic partition exactly as `asof build` writes it.
+// source changed), corrupt (a data file no longer matches its manifest's sha256) or up to date;
+// then every stale date of a view built in chunks, each chunk one query, each date one atomic
+// partition exactly as `asof build` writes it.
 // Killed at any moment, finished partitions stay published and the rerun skips them.
 
 import { randomUUID } from 'node:crypto';
@@ -8,15 +9,17 @@ import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { dropChunk, materializeChunk, writeChunkDate } from '../engines/duckdb/backfill.js';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
-import type { LoadedSource } from '../engines/engine.js';
+import type { Engine, LoadedSource } from '../engines/engine.js';
+import { type EngineType, openEngine } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { chunkDates, planBackfillChunk } from '../plan/backfill.js';
 import type { Project, View } from '../spec/project.js';
 import { selectViews } from '../spec/select.js';
 import { readManifest } from '../storage/lake/manifest.js';
-import { readablePartitionDir, recover, writePartition } from '../storage/lake/partition.js';
+import { readablePartitionDir, recover, verifyPartition, writePartition } from '../storage/lake/partition.js';
 import { DATA_FILE } from '../storage/lake/paths.js';
-import { type Clock, type IsoDate, systemClock } from '../time/index.js';
+import { type Clock, cutoffInstant, type IsoDate, systemClock } from '../time/index.js';
+import { backfillOnEngine, runsChunks } from './backfill-engine.js';
 import {
   type BuiltPartition,
   buildPartition,
@@ -25,10 +28,11 @@ import {
   partitionManifest,
   record,
 } from './build.js';
+import { cdcFingerprint, exportCdcSources } from './cdc-source.js';
 import { type Logger, silentLogger } from './log.js';
 import { resolveSourceFiles, sourceFingerprint } from './sources.js';
 
-export type PartitionState = 'new' | 'definition_changed' | 'source_changed' | 'up_to_date';
+export type PartitionState = 'new' | 'definition_changed' | 'source_changed' | 'corrupt' | 'up_to_date';
 
 export interface PlannedPartition {
   view: string;
@@ -51,6 +55,12 @@ export interface BackfillOptions {
   clock?: Clock;
   log?: Logger;
   onProgress?: (p: BackfillProgress) => void;
+  /** Called once the sources are loaded and checked (the benchmark times the load apart). */
+  onSourcesLoaded?: () => void;
+  /** The engine to run on (`--engine`); default: the spec's `engine.type`, else duckdb. */
+  engine?: EngineType;
+  /** An open engine that runs chunks (engine.supports.backfillChunks) to use, left open. */
+  using?: Engine;
 }
 
 export interface BackfillProgress {
@@ -67,14 +77,20 @@ export interface BackfillResult {
   skipped: number;
 }
 
-/** What a backfill of `dates` would do, from the manifests and the source files' metadata only. */
+/**
+ * What a backfill of `dates` would do, from the manifests and the source files' metadata; the data
+ * files of partitions that would be skipped are hashed, so a corrupt one is rebuilt.
+ */
 export function planBackfill(
   project: Project,
   opts: Pick<BackfillOptions, 'dates' | 'views' | 'force'>,
 ): PlannedPartition[] {
   const views = selectViews(project, opts.views);
   const fingerprints = new Map<string, string>();
-  const fingerprint = (v: View): string => {
+  const fingerprint = (v: View, asOfDate: IsoDate): string => {
+    const cdc = project.sources[v.source];
+    // A CDC history's fingerprint is per partition: the changes before its cutoff (cdc-source.ts).
+    if (cdc?.cdc) return cdcFingerprint(project, cdc, cutoffInstant(asOfDate, v.cutoff, project.timezone));
     let f = fingerprints.get(v.source);
     if (f === undefined) {
       const source = project.sources[v.source];
@@ -102,12 +118,19 @@ export function planBackfill(
       } else if (m.transformation_version !== view.transformationVersion) {
         state = 'definition_changed';
         reason = `transformation_version ${m.transformation_version} -> ${view.transformationVersion}`;
-      } else if (m.source.fingerprint !== fingerprint(view)) {
+      } else if (m.source.fingerprint !== fingerprint(view, asOfDate)) {
         state = 'source_changed';
-        reason = `source '${view.source}' fingerprint ${m.source.fingerprint} -> ${fingerprint(view)}`;
+        reason = `source '${view.source}' fingerprint ${m.source.fingerprint} -> ${fingerprint(view, asOfDate)}`;
       } else {
-        state = 'up_to_date';
-        reason = opts.force ? 'up to date, rebuilt (--force)' : 'up to date, skipped';
+        // Only a partition that would be skipped needs its files hashed: the others are rebuilt.
+        const damaged = verifyPartition(dir as string, m);
+        if (damaged.length > 0) {
+          state = 'corrupt';
+          reason = `data file ${damaged.map((d) => `${path.basename(d.file)}: ${d.problem}`).join('; ')}`;
+        } else {
+          state = 'up_to_date';
+          reason = opts.force ? 'up to date, rebuilt (--force)' : 'up to date, skipped';
+        }
       }
       out.push({
         view: view.name,
@@ -151,18 +174,42 @@ export async function backfill(project: Project, opts: BackfillOptions): Promise
   const locks = lockViews(project, views, `backfill --from ${first} --to ${last}`, clock);
   const built: BuiltPartition[] = [];
   let engine: DuckDbEngine | undefined;
+  let other: Engine | undefined;
   const writers: DuckDBConnection[] = [];
   try {
     for (const v of views) recover(project.storage.offline, v.name, v.version);
     // Planned under the lock, after recovery: what is published now is what the plan reads.
+    await exportCdcSources(project, views);
     const planned = planBackfill(project, opts);
     const todo = planned.filter((p) => p.build);
     const skipped = planned.length - todo.length;
     if (skipped > 0) log.info(`${skipped} partition(s) up to date, skipped`);
     const busyViews = views.filter((v) => todo.some((p) => p.view === v.name));
-    if (busyViews.length > 0) {
-      engine = await DuckDbEngine.open();
+    const chosen =
+      busyViews.length === 0 ? undefined : (opts.using ?? (await openEngine(project.engine, opts.engine)));
+    if (chosen && runsChunks(chosen)) {
+      // One session for every date of the range: a chunk per job, a swap per date (backfill-engine.ts).
+      if (!opts.using) other = chosen;
+      const dates = (v: View) => todo.filter((p) => p.view === v.name).map((p) => p.asOfDate);
+      await backfillOnEngine(
+        {
+          project,
+          engine: chosen,
+          todo: busyViews.map((view) => ({ view, dates: dates(view) })),
+          total: todo.length,
+          chunkDays: opts.chunkDays ?? 31,
+          runId,
+          clock,
+          log,
+          onProgress: opts.onProgress,
+          onSourcesLoaded: opts.onSourcesLoaded,
+        },
+        built,
+      );
+    } else if (busyViews.length > 0) {
+      engine = chosen instanceof DuckDbEngine && !opts.using ? chosen : await DuckDbEngine.open();
       const sources = await loadStable(project, busyViews, engine);
+      opts.onSourcesLoaded?.();
       for (let i = 0; i < jobs; i++) writers.push(await engine.connect());
       let done = 0;
       let rows = 0;
@@ -220,6 +267,7 @@ export async function backfill(project: Project, opts: BackfillOptions): Promise
   } finally {
     for (const w of writers) w.closeSync();
     await engine?.close();
+    await other?.close();
     for (const l of locks) l.release();
   }
 }
@@ -242,7 +290,7 @@ async function writeDate(
     { offline: project.storage.offline, view: view.name, version: view.version, asOfDate },
     runId,
     async (staging) => {
-      await writeChunkDate(conn, chunk, view.keys, asOfDate, path.join(staging, DATA_FILE));
+      await writeChunkDate(conn, chunk, asOfDate, path.join(staging, DATA_FILE));
       return [DATA_FILE];
     },
     (dataFiles) =>

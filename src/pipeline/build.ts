@@ -18,10 +18,12 @@ import { appendRun, type RunRecord } from '../storage/meta/runs.js';
 import { recordSchemas, type SchemaRecord, schemaId } from '../storage/meta/schemas.js';
 import { type Clock, formatInstant, type IsoDate, systemClock } from '../time/index.js';
 import { TOOL_VERSION } from '../version.js';
+import { cdcFingerprint, exportCdcHistory } from './cdc-source.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import { type CheckResult, type LateEvents, lateEvents, QualityGateError, runChecks } from './quality.js';
 import { resolveSourceFiles, sourceFingerprint } from './sources.js';
+import { recordViewChanges } from './view-changes.js';
 
 export interface BuildOptions {
   asOf: IsoDate;
@@ -97,6 +99,7 @@ export async function loadSources(
     const quarantineFile = opts.runId
       ? path.join(project.storage.offline, '_rejected', name, `${opts.runId}.csv`)
       : undefined;
+    if (source.cdc) await exportCdcHistory(project, source);
     const files = resolveSourceFiles(project, source);
     loaded.set(name, await engine.loadSource(source, files, project.timezone, { quarantineFile }));
   }
@@ -242,7 +245,9 @@ export function partitionManifest(m: {
     source: {
       name: m.loaded.source.name,
       files: m.loaded.files,
-      fingerprint: sourceFingerprint(m.loaded.files),
+      fingerprint: m.loaded.source.cdc
+        ? cdcFingerprint(m.project, m.loaded.source, m.cutoff)
+        : sourceFingerprint(m.loaded.files),
     },
     data_files: m.dataFiles,
     run_id: m.runId,
@@ -282,14 +287,17 @@ export function record(
       ...(b.lateEvents ? { late_events: b.lateEvents } : {}),
     })),
   };
-  if (error instanceof QualityGateError) run.checks = error.results.map((c) => ({ view: error.view, ...c }));
+  if (error instanceof QualityGateError)
+    run.checks = error.results.map((c) => ({ view: error.view, as_of_date: error.asOfDate, ...c }));
   if (!error) {
     appendRun(project.storage.offline, run);
+    recordViewChanges(project, runId, clock, built);
     return;
   }
   run.error = error instanceof Error ? error.message : String(error);
   try {
     appendRun(project.storage.offline, run);
+    recordViewChanges(project, runId, clock, built);
   } catch {
     // The original error is what the user must see; a history line that cannot be written
     // (for example a lake on a full disk) must not replace it.

@@ -6,7 +6,9 @@ import { type CdcChange, formatLsn, readDebeziumFile } from '../cdc/events.js';
 import {
   acknowledge,
   connect,
+  dropPublication,
   dropSlot,
+  heartbeat,
   type PgTarget,
   peek,
   pgTarget,
@@ -137,9 +139,15 @@ export async function runCdc(project: Project, name: string, opts: RunOptions): 
       pos = await takeSnapshot(project, source, t, opts, client, summary);
     }
     summary.position = pos?.lsn ?? 0n;
+    let lastBeat = opts.clock.now();
     while (!opts.stopped()) {
       const batch = await peek(client, t, source, project.timezone, settings.batchSize);
       if (batch.commitLsn === undefined) {
+        // Idle: a heartbeat keeps WAL written for other databases from piling up behind the slot.
+        if (opts.clock.now() - lastBeat >= settings.heartbeatMs) {
+          lastBeat = opts.clock.now();
+          await heartbeat(client, t);
+        }
         await nap(settings.pollMs, opts.stopped);
         continue;
       }
@@ -264,6 +272,7 @@ export async function dropCdc(project: Project, name: string): Promise<{ slotDro
     const client = await connect(t.url);
     try {
       slotDropped = await dropSlot(client, t.slot);
+      if (t.decoder === 'pgoutput') await dropPublication(client, t.publication);
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -8,10 +8,12 @@ import { AsofError } from '../errors.js';
 import type { Value } from '../expr/evaluate.js';
 import { planViewAt } from '../plan/view-at.js';
 import type { Project, View } from '../spec/project.js';
-import { OnlineStore } from '../storage/online/sqlite.js';
-import { eventsDir, onlineDir } from '../stream/job.js';
+import type { Checkpoint } from '../storage/online/sqlite.js';
+import type { OnlineReadStore } from '../storage/online/store.js';
+import { eventsDir } from '../stream/job.js';
 import { ViewRuntime } from '../stream/state.js';
 import { formatInstant, type Instant } from '../time/index.js';
+import { openReadStore } from './online-store.js';
 import { resolveSourceFiles } from './sources.js';
 
 export interface OnlineValues {
@@ -35,11 +37,9 @@ function viewOf(project: Project, name: string): View {
   return v;
 }
 
-/** What a read needs of the store (OnlineStore, or serving's long-lived OnlineReader). */
-export type StateSource = Pick<OnlineStore, 'getState' | 'checkpointsOf'>;
-
-function checkExact(store: StateSource, view: View, at: Instant): void {
-  for (const c of store.checkpointsOf(view.name)) {
+/** Refuses a read before a compaction horizon of any job serving the view (it would miss events). */
+export function checkExact(checkpoints: Checkpoint[], view: View, at: Instant): void {
+  for (const c of checkpoints) {
     if (c.exactFrom !== null && at < c.exactFrom) {
       throw new AsofError(
         'usage',
@@ -51,21 +51,32 @@ function checkExact(store: StateSource, view: View, at: Instant): void {
   }
 }
 
-export function getOnline(project: Project, viewName: string, key: string, at: Instant): OnlineValues {
+export async function getOnline(
+  project: Project,
+  viewName: string,
+  key: string,
+  at: Instant,
+): Promise<OnlineValues> {
   const view = viewOf(project, viewName);
-  const store = OnlineStore.open(onlineDir(project), { readonly: true });
+  const store = await openReadStore(project, { strict: true });
   try {
-    return readEntity(store, new ViewRuntime(view, project.timezone, project), key, at);
+    return await readEntity(store, new ViewRuntime(view, project.timezone, project), key, at);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** The values of one entity at `at` from an open store (shared by `asof get` and `asof serve`). */
-export function readEntity(store: StateSource, rt: ViewRuntime, key: string, at: Instant): OnlineValues {
+export async function readEntity(
+  store: OnlineReadStore,
+  rt: ViewRuntime,
+  key: string,
+  at: Instant,
+  checkpoints?: Checkpoint[],
+): Promise<OnlineValues> {
   const view = rt.view;
-  checkExact(store, view, at);
-  const state = store.getState(view.name, key);
+  checkExact(checkpoints ?? (await store.checkpointsOf(view.name)), view, at);
+  const state = await store.getState(view.name, key);
   const vals = state ? rt.valuesAt(state, at) : null;
   return {
     view: view.name,
@@ -105,16 +116,16 @@ export async function checkParity(
   const view = viewOf(project, viewName);
   const source = project.sources[view.source];
   if (!source) throw new AsofError('spec', `unknown source '${view.source}'`, { file: project.specFile });
-  const store = OnlineStore.open(onlineDir(project), { readonly: true });
+  const store = await openReadStore(project, { strict: true });
   const engine = await DuckDbEngine.open({ threads: 1 });
   try {
-    checkExact(store, view, at);
+    checkExact(await store.checkpointsOf(view.name), view, at);
     const rel = path.relative(project.root, eventsDir(project, source.name));
     const lakeSource = {
       ...source,
       path: `${rel.split(path.sep).join('/')}/*/*.parquet`,
       format: 'parquet' as const,
-      primaryKey: undefined,
+      // the stream dedupes on the source's primary key (last offset wins); so does this batch
     };
     engine.nonNullKeys[source.name] = view.keys;
     await engine.loadSource(lakeSource, resolveSourceFiles(project, lakeSource), project.timezone);
@@ -126,14 +137,14 @@ export async function checkParity(
       const kv = view.keys.map((k) => plain(row[names.indexOf(k)]));
       batchRows.set(view.keys.length === 1 ? String(kv[0]) : JSON.stringify(kv), row);
     }
-    let keys = [...new Set([...store.keys(view.name), ...batchRows.keys()])].sort();
+    let keys = [...new Set([...(await store.keys(view.name)), ...batchRows.keys()])].sort();
     if (sample !== undefined && sample < keys.length) {
       const step = keys.length / sample;
       keys = Array.from({ length: sample }, (_, i) => keys[Math.floor(i * step)] as string);
     }
     const mismatches: ParityReport['mismatches'] = [];
     for (const key of keys) {
-      const st = store.getState(view.name, key);
+      const st = await store.getState(view.name, key);
       const online = st ? rt.valuesAt(st, at) : null;
       const b = batchRows.get(key);
       if (!online && !b) continue;
@@ -146,6 +157,6 @@ export async function checkParity(
     return { view: view.name, at: formatInstant(at), compared: keys.length, mismatches };
   } finally {
     await engine.close();
-    store.close();
+    await store.close();
   }
 }

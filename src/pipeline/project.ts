@@ -3,7 +3,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { MODELS_DIR, readModelGraph } from '../elt/read-graph.js';
 import { AsofError } from '../errors.js';
+import { foldModelVersions } from '../spec/hash.js';
 import { normalizeProject, parseProjectYaml } from '../spec/parse.js';
 import type { Project } from '../spec/project.js';
 
@@ -26,6 +28,33 @@ export function findSpecFile(dirOrFile: string): string {
 }
 
 export async function loadProject(dirOrFile = '.'): Promise<Project> {
+  return withModelVersions(await loadSpec(dirOrFile));
+}
+
+/**
+ * Views reading a model fold the model's version (from models/, compiled without a database) into
+ * their transformation_version; a source naming a model that models/ lacks is an error.
+ */
+function withModelVersions(project: Project): Project {
+  const sources = Object.values(project.sources).filter((s) => s.model !== undefined);
+  if (sources.length === 0) return project;
+  const graph = readModelGraph(project);
+  for (const s of sources) {
+    if (s.model && !graph.models[s.model]) {
+      throw new AsofError(
+        'spec',
+        `source '${s.name}' reads model '${s.model}', but no model has that name`,
+        { file: project.specFile, specPath: `sources.${s.name}.model` },
+        `models under ${MODELS_DIR}/: ${graph.order.join(', ') || '(none)'}`,
+      );
+    }
+  }
+  const versions: Record<string, string> = {};
+  for (const [name, m] of Object.entries(graph.models)) versions[name] = m.transformationVersion;
+  return foldModelVersions(project, versions);
+}
+
+async function loadSpec(dirOrFile: string): Promise<Project> {
   const file = findSpecFile(dirOrFile);
   const root = path.dirname(file);
   if (/\.(ya?ml)$/.test(file)) return parseProjectYaml(readFileSync(file, 'utf8'), file, root);

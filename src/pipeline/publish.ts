@@ -5,10 +5,9 @@ import { AsofError } from '../errors.js';
 import type { Value } from '../expr/evaluate.js';
 import type { Project } from '../spec/project.js';
 import { listPartitions } from '../storage/lake/partition.js';
-import { writePublished } from '../storage/online/published.js';
-import { onlineDir } from '../stream/job.js';
 import { entityKeyOf } from '../stream/state.js';
 import type { Clock, IsoDate } from '../time/index.js';
+import { openPublishStore } from './online-store.js';
 import { showPartition } from './show.js';
 
 export interface PublishResult {
@@ -65,19 +64,24 @@ export async function publishView(
     rows.push([key, Object.fromEntries(view.features.map((f) => [f.name, obj[f.name] ?? null]))]);
   }
   const m = shown.manifest;
-  const changed = writePublished(
-    onlineDir(project),
-    {
-      view: view.name,
-      asOfDate: m.as_of_date,
-      featureVersion: m.feature_version,
-      transformationVersion: m.transformation_version,
-      cutoff: m.cutoff,
-      fingerprint: m.data_files.map((f) => f.sha256).join(','),
-      rows: rows.length,
-      publishedAt: clock.now(),
-    },
-    rows,
-  );
+  const store = await openPublishStore(project);
+  let changed: boolean;
+  try {
+    changed = await store.writePublished(
+      {
+        view: view.name,
+        asOfDate: m.as_of_date,
+        featureVersion: m.feature_version,
+        transformationVersion: m.transformation_version,
+        cutoff: m.cutoff,
+        fingerprint: m.data_files.map((f) => f.sha256).join(','),
+        rows: rows.length,
+        publishedAt: clock.now(),
+      },
+      rows,
+    );
+  } finally {
+    await store.close();
+  }
   return { view: view.name, asOfDate: m.as_of_date, rows: rows.length, changed };
 }

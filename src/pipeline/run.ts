@@ -18,6 +18,7 @@ import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import { type NotifyResult, notify } from './notify.js';
 import { type CheckResult, QualityGateError } from './quality.js';
+import { recordViewChanges } from './view-changes.js';
 
 export interface RunOptions {
   asOf: IsoDate;
@@ -227,7 +228,7 @@ export async function runPipeline(project: Project, opts: RunOptions): Promise<R
   const finished = clock.now();
   summary.finished_at = formatInstant(finished);
   summary.duration_ms = finished - started;
-  recordRun(project, summary, built, log);
+  recordRun(project, summary, built, log, clock);
   return { summary, error };
 }
 
@@ -296,7 +297,13 @@ function checksLine(checks: CheckResult[]): string {
   return `${n('pass')} passed, ${failed.length} failed, ${n('skipped')} skipped${failed.length ? `: ${failed.map((c) => `${c.check}${c.feature ? `(${c.feature})` : ''} ${c.severity}`).join(', ')}` : ''}`;
 }
 
-function recordRun(project: Project, s: RunSummary, built: BuiltPartition[], log: Logger): void {
+function recordRun(
+  project: Project,
+  s: RunSummary,
+  built: BuiltPartition[],
+  log: Logger,
+  clock: Clock,
+): void {
   const run: RunRecord = {
     run_id: s.run_id,
     command: s.command,
@@ -323,6 +330,7 @@ function recordRun(project: Project, s: RunSummary, built: BuiltPartition[], log
   };
   try {
     appendRun(project.storage.offline, run);
+    recordViewChanges(project, s.run_id, clock, built);
   } catch (e) {
     // The run's own outcome is what must be reported; say that its history line is missing.
     log.warn(`cannot append to the run history: ${(e as Error).message}`);

@@ -6,13 +6,33 @@ import type { QueryResult } from '../engines/engine.js';
 import { AsofError } from '../errors.js';
 import type { Project } from '../spec/project.js';
 import { type PartitionManifest, readManifest } from '../storage/lake/manifest.js';
-import { listPartitions, readablePartitionDir } from '../storage/lake/partition.js';
+import {
+  type DamagedFile,
+  listPartitions,
+  readablePartitionDir,
+  verifyPartition,
+} from '../storage/lake/partition.js';
 import type { IsoDate } from '../time/index.js';
 
 export interface ShownPartition {
   manifest: PartitionManifest;
   dir: string;
   result: QueryResult;
+}
+
+/** The error for a partition whose data files no longer match their manifest. */
+export function corruptPartition(
+  view: string,
+  version: number,
+  asOfDate: IsoDate,
+  damaged: DamagedFile[],
+): AsofError {
+  return new AsofError(
+    'contract',
+    `the partition of ${view} v${version} as of ${asOfDate} is corrupt: ${damaged.map((d) => `${path.basename(d.file)} ${d.problem}`).join('; ')}`,
+    { file: damaged[0]?.file },
+    `rebuild it: asof backfill --from ${asOfDate} --to ${asOfDate} --view ${view}`,
+  );
 }
 
 export async function showPartition(
@@ -49,6 +69,8 @@ export async function showPartition(
         : `run: asof build --as-of ${asOfDate} --view ${view.name}`,
     );
   }
+  const damaged = verifyPartition(dir, manifest);
+  if (damaged.length > 0) throw corruptPartition(view.name, v, asOfDate, damaged);
   const engine = await DuckDbEngine.open({ threads: 1 });
   try {
     const files = manifest.data_files.map((f) => path.join(dir, f.path));

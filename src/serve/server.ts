@@ -9,13 +9,15 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { AsofError, isAsofError } from '../errors.js';
 import type { Value } from '../expr/evaluate.js';
 import { readEntity } from '../pipeline/online-read.js';
+import { OnlineStoreGoneError, onlineDir, openReadStore } from '../pipeline/online-store.js';
 import type { Project, View } from '../spec/project.js';
-import { PublishedReader } from '../storage/online/published.js';
-import { OnlineReader } from '../storage/online/reader.js';
-import { onlineDir } from '../stream/job.js';
+import type { PublishedMeta } from '../storage/online/published.js';
+import type { OnlineReadStore } from '../storage/online/store.js';
 import { ViewRuntime } from '../stream/state.js';
 import { type Clock, formatInstant, type Instant, windowStart } from '../time/index.js';
 import { parseReadTime } from '../time/read-time.js';
+import { registerDashboard } from './dashboard.js';
+import { type IngestOptions, registerIngest } from './ingest.js';
 import { ServeMetrics } from './metrics.js';
 
 export const MAX_BATCH_KEYS = 1000;
@@ -28,6 +30,8 @@ export interface ServeOptions {
   /** Where token values are read from (token_env names). */
   env: Record<string, string | undefined>;
   bodyLimit?: number;
+  /** Views to stream in-process from `POST /v1/ingest/<source>` (one job per source). */
+  stream?: IngestOptions;
 }
 
 /** One view's answer for one entity. */
@@ -57,33 +61,14 @@ class HttpError extends Error {
   }
 }
 
-/** Reads of the online store, kept open across requests (reopened lazily if absent at start). */
+/** Reads of the online store (embedded or Redis), kept open across requests. */
 class Reader {
-  private store: OnlineReader | null = null;
-  readonly published: PublishedReader;
   private readonly runtimes = new Map<string, ViewRuntime>();
 
   constructor(
     private readonly project: Project,
-    private readonly dir: string,
-  ) {
-    this.published = new PublishedReader(dir);
-  }
-
-  private nextTry = 0;
-
-  /** Opens lazily; while there is no stream state yet, looks again at most once a second. */
-  private open(): OnlineReader | null {
-    if (this.store) return this.store;
-    if (performance.now() < this.nextTry) return null;
-    this.nextTry = performance.now() + 1000;
-    try {
-      this.store = OnlineReader.open(this.dir);
-    } catch {
-      return null;
-    }
-    return this.store;
-  }
+    private readonly store: OnlineReadStore,
+  ) {}
 
   runtime(view: View): ViewRuntime {
     let rt = this.runtimes.get(view.name);
@@ -94,7 +79,7 @@ class Reader {
     return rt;
   }
 
-  answer(view: View, key: string, at: Instant): ViewAnswer {
+  async answer(view: View, key: string, at: Instant): Promise<ViewAnswer> {
     const base = {
       view: view.name,
       key,
@@ -109,15 +94,16 @@ class Reader {
         bound?.kind === 'freshness' && latest < (windowStart(at, bound.maxAge, this.project.timezone) ?? 0);
       return { freshness: formatInstant(latest), age_seconds: age / 1000, tooOld };
     };
-    const store = this.open();
-    const checkpoints = store ? store.checkpointsOf(view.name) : [];
-    const streamed = store !== null && checkpoints.length > 0;
-    let meta: ReturnType<PublishedReader['meta']> | undefined;
+    const store = this.store;
+    const checkpoints = await store.checkpointsOf(view.name);
+    const streamed = checkpoints.length > 0;
+    let meta: PublishedMeta | null | undefined;
     if (streamed) {
-      const r = readEntity(store, this.runtime(view), key, at);
-      const latest = Math.max(...checkpoints.map((c) => c.maxTs ?? Number.NEGATIVE_INFINITY));
+      const r = await readEntity(store, this.runtime(view), key, at, checkpoints);
+      let latest = Number.NEGATIVE_INFINITY;
+      for (const c of checkpoints) if (c.maxTs !== null && c.maxTs > latest) latest = c.maxTs;
       // an entity absent from the stream state may still have a published batch value
-      if (r.values === null) meta = this.published.meta(view.name);
+      if (r.values === null) meta = await store.publishedMeta(view.name);
       if (r.values !== null || !meta) {
         const j = Number.isFinite(latest) ? judge(latest) : null;
         return {
@@ -131,11 +117,11 @@ class Reader {
         };
       }
     }
-    if (meta === undefined) meta = this.published.meta(view.name);
+    if (meta === undefined) meta = await store.publishedMeta(view.name);
     if (meta) {
       const current =
         meta.featureVersion === view.version && meta.transformationVersion === view.transformationVersion;
-      const values = current ? this.published.values(view.name, key) : null;
+      const values = current ? await store.publishedValues(view.name, key) : null;
       const j = judge(Date.parse(meta.cutoff));
       const reason = streamed
         ? 'only a batch value exists for this streamed view'
@@ -164,11 +150,6 @@ class Reader {
       stale: true,
       stale_reason: `nothing online: run 'asof stream --view ${view.name}' or 'asof publish --view ${view.name}'`,
     };
-  }
-
-  close(): void {
-    this.store?.close();
-    this.published.close();
   }
 }
 
@@ -203,7 +184,8 @@ function streamMetrics(dir: string): string {
 
 export async function createServer(project: Project, opts: ServeOptions): Promise<FastifyInstance> {
   const dir = onlineDir(project);
-  const reader = new Reader(project, dir);
+  const store = await openReadStore(project, { strict: false, env: opts.env });
+  const reader = new Reader(project, store);
   const metrics = new ServeMetrics();
   const settings = project.serve;
   const tokens = (settings?.tokens ?? []).flatMap((t) => {
@@ -228,6 +210,10 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
     routerOptions: { maxParamLength: 2048 },
     // strict schemas: no silently dropped fields, no coercion of a string into an array
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // a malformed URL (bad percent-encoding) gets the same JSON error shape as every other 400
+    frameworkErrors: (err, _req, reply) => {
+      (reply as FastifyReply).code(400).send({ error: err.message });
+    },
   });
   const started = new WeakMap<FastifyRequest, bigint>();
 
@@ -240,11 +226,14 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
     metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, ms);
   });
   app.addHook('onClose', async () => {
-    reader.close();
+    await store.close();
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+    if (err instanceof OnlineStoreGoneError) {
+      return reply.code(503).send({ error: `${err.message}: ${err.hint}` });
+    }
     if (isAsofError(err)) return reply.code(400).send({ error: err.message });
     const e = err as { statusCode?: number; validation?: unknown; message?: string; code?: string };
     if (e.validation) return reply.code(400).send({ error: e.message ?? 'invalid request' });
@@ -387,20 +376,24 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
           { feature_version: w.view.version, transformation_version: w.view.transformationVersion },
         ]),
       );
-      const entities = req.body.entities.map((key) => {
+      const entities = [];
+      for (const key of req.body.entities) {
         const values: Record<string, Value> = {};
         const status: Record<string, Omit<ViewAnswer, 'values' | 'view' | 'key' | 'at'>> = {};
         for (const w of wanted.values()) {
-          const a = reader.answer(w.view, key, at);
+          const a = await reader.answer(w.view, key, at);
           for (const f of w.features) values[`${w.view.name}:${f}`] = a.values ? (a.values[f] ?? null) : null;
           const { values: _v, view: _n, key: _k, at: _a, ...rest } = a;
           status[w.view.name] = rest;
         }
-        return { key, values, views: status };
-      });
+        entities.push({ key, values, views: status });
+      }
       return { at: formatInstant(at), views, entities };
     },
   );
 
+  await registerIngest(app, project, guard, opts.stream);
+
+  registerDashboard(app, project);
   return app;
 }

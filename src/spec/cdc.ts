@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { COLUMN_TYPES, type Columns } from '../types.js';
+import type { Source } from './project.js';
 
 const ident = z
   .string()
@@ -14,7 +15,7 @@ export const cdcSourceSchema = z.strictObject({
   primary_key: z.union([z.string(), z.array(z.string()).min(1)]),
   /** The contract of the captured table: name -> type. */
   columns: z.record(ident, z.enum(COLUMN_TYPES)),
-  /** Live capture for `asof cdc run` (PostgreSQL logical replication, wal2json format-version 2). */
+  /** Live capture for `asof cdc run` (PostgreSQL logical replication, wal2json format-version 2 or pgoutput). */
   postgres: z
     .strictObject({
       /** A connection URL, or the name of an environment variable holding it (url_env). */
@@ -24,10 +25,16 @@ export const cdcSourceSchema = z.strictObject({
       table: z.string().optional(),
       /** The replication slot (default asof_<source>). */
       slot: ident.optional(),
+      /** The logical decoding plugin: wal2json (format-version 2) or PostgreSQL's built-in pgoutput. */
+      decoder: z.enum(['wal2json', 'pgoutput']).optional(),
+      /** pgoutput only: the publication of the table (default asof_<source>; created when missing). */
+      publication: ident.optional(),
       /** Changes per batch (whole transactions; a bigger transaction makes a bigger batch). */
       batch_size: z.number().int().min(1).optional(),
       /** How often to poll the slot when idle, in milliseconds. */
       poll_ms: z.number().int().min(10).optional(),
+      /** When idle this long (ms), move the slot past WAL that holds no change for it (default 10 s). */
+      heartbeat_ms: z.number().int().min(10).optional(),
     })
     .optional(),
   description: z.string().optional(),
@@ -45,8 +52,11 @@ export interface CdcPostgres {
   schema: string;
   table: string;
   slot: string;
+  decoder: 'wal2json' | 'pgoutput';
+  publication: string;
   batchSize: number;
   pollMs: number;
+  heartbeatMs: number;
 }
 
 export interface CdcSource {
@@ -98,8 +108,11 @@ export function normalizeCdcSource(
       schema: dot < 0 ? 'public' : full.slice(0, dot),
       table: dot < 0 ? full : full.slice(dot + 1),
       slot: s.postgres.slot ?? `asof_${name}`.toLowerCase(),
+      decoder: s.postgres.decoder ?? 'wal2json',
+      publication: s.postgres.publication ?? `asof_${name}`.toLowerCase(),
       batchSize: s.postgres.batch_size ?? 1000,
       pollMs: s.postgres.poll_ms ?? 200,
+      heartbeatMs: s.postgres.heartbeat_ms ?? 10_000,
     };
   }
   return {
@@ -110,5 +123,31 @@ export function normalizeCdcSource(
     postgres,
     description: s.description,
     owner: s.owner,
+  };
+}
+
+/** Where `asof build` exports the history of a CDC source for views to read (relative to the project root). */
+export function cdcHistoryPath(name: string): string {
+  return `.asof/cdc/${name}_history.parquet`;
+}
+
+/**
+ * The source a view reads when its `source` names a CDC source: one row per change, at its
+ * valid_from, with the captured columns, valid_to (NULL while current), op (c, u, d, r) and lsn.
+ * A version replaced at the same instant it began (two changes of one key in one transaction)
+ * was never visible at any cutoff and is left out, so valid_from is unique per key.
+ */
+export function cdcHistorySource(c: CdcSource): Source {
+  return {
+    name: c.name,
+    path: cdcHistoryPath(c.name),
+    format: 'parquet',
+    timestamp: 'valid_from',
+    columns: { ...c.columns, valid_from: 'timestamp', valid_to: 'timestamp', op: 'string', lsn: 'int' },
+    primaryKey: undefined,
+    ingestedAt: undefined,
+    cdc: c.name,
+    description: c.description,
+    owner: c.owner,
   };
 }

@@ -12,7 +12,7 @@ import { ExprTypeError, inferType } from '../expr/types.js';
 import { cronProblem } from '../time/cron.js';
 import { formatWindow, isValidTimeZone, parseWindow } from '../time/index.js';
 import type { Columns } from '../types.js';
-import { normalizeCdcSource } from './cdc.js';
+import { cdcHistorySource, normalizeCdcSource } from './cdc.js';
 import { MODEL_NAME, modelSnapshotPath, normalizeWarehouse } from './elt.js';
 import { contentHash, SEMANTICS_VERSION } from './hash.js';
 import type { Entity, Feature, Project, QualityCheck, Source, SourceFormat, View } from './project.js';
@@ -57,7 +57,14 @@ export function parseProjectYaml(text: string, file: string, root: string): Proj
     const lp = lineCounter.linePos(offset);
     return { line: lp.line, column: lp.col };
   };
-  return normalizeProject(doc.toJS() ?? {}, { file, root, locate });
+  let input: unknown;
+  try {
+    // an unresolved alias or an alias bomb (more aliases than the limit) throws here
+    input = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (e) {
+    throw new AsofError('spec', `not valid YAML: ${(e as Error).message.split('\n')[0]}`, { file });
+  }
+  return normalizeProject(input, { file, root, locate });
 }
 
 /** The character offset of the deepest node of `p` that exists (the key when the value is missing). */
@@ -93,6 +100,21 @@ export function normalizeProject(input: unknown, origin: Origin): Project {
     );
   }
   const sources = mapValues(spec.sources, (name, s) => normalizeSource(name, s, origin));
+  const cdc = spec.cdc
+    ? mapValues(spec.cdc, (n, c) => normalizeCdcSource(n, c, (p, m, h) => specError(origin, p, m, h)))
+    : undefined;
+  // A view may read a CDC source's history by its name, as it reads a source.
+  for (const c of Object.values(cdc ?? {})) {
+    if (c.name in sources) {
+      throw specError(
+        origin,
+        ['cdc', c.name],
+        `'${c.name}' names both a source and a CDC source`,
+        'rename one: a view reads either by this name',
+      );
+    }
+    sources[c.name] = cdcHistorySource(c);
+  }
   const entities = mapValues(spec.entities, (name, e) => ({
     name,
     keys: typeof e.key === 'string' ? [e.key] : e.key,
@@ -128,9 +150,7 @@ export function normalizeProject(input: unknown, origin: Origin): Project {
     schedule: spec.schedule,
     notify: spec.notify,
     engine: spec.engine,
-    cdc: spec.cdc
-      ? mapValues(spec.cdc, (n, c) => normalizeCdcSource(n, c, (p, m, h) => specError(origin, p, m, h)))
-      : undefined,
+    cdc,
     serve: spec.serve
       ? {
           tokens: (spec.serve.tokens ?? []).map((t) => ({
@@ -142,6 +162,15 @@ export function normalizeProject(input: unknown, origin: Origin): Project {
           rateLimit: spec.serve.rate_limit ? { perSecond: spec.serve.rate_limit.per_second } : undefined,
         }
       : undefined,
+    online:
+      spec.online?.type === 'redis'
+        ? {
+            type: 'redis',
+            url: spec.online.url,
+            urlEnv: spec.online.url_env,
+            prefix: spec.online.prefix ?? `asof:${spec.project}:`,
+          }
+        : spec.online,
   };
 }
 
@@ -207,13 +236,13 @@ function normalizeSource(name: string, s: ProjectParsed['sources'][string], orig
       );
     }
   }
-  const lateness = (text: string) => {
+  const lateness = (text: string, field = 'allowed_lateness') => {
     const w = text.trim() === '0' ? { kind: 'hours' as const, n: 0 } : parseWindow(text);
     if (!w || w.kind === 'all') {
       throw specError(
         origin,
-        [...at, 'allowed_lateness'],
-        `'${text}' is not a lateness`,
+        [...at, field],
+        `'${text}' is not a ${field === 'allowed_lateness' ? 'lateness' : 'duration'}`,
         'use Nh (hours), Nd (calendar days) or 0, e.g. 2h',
       );
     }
@@ -240,6 +269,7 @@ function normalizeSource(name: string, s: ProjectParsed['sources'][string], orig
     ingestedAt: s.ingested_at,
     maxRejectRate: s.max_reject_rate ?? 0,
     allowedLateness: s.allowed_lateness === undefined ? undefined : lateness(s.allowed_lateness),
+    maxClockSkew: s.max_clock_skew === undefined ? undefined : lateness(s.max_clock_skew, 'max_clock_skew'),
     description: s.description,
     owner: s.owner,
   };
@@ -334,12 +364,16 @@ function normalizeView(
   const features = Object.entries(v.features).map(([fname, f]): Feature => {
     const fat = [...at, 'features', fname];
     const info = AGGREGATIONS[f.agg];
-    const window = parseWindow(f.window);
+    const windowText = f.window ?? (f.agg === 'as_of' ? 'all' : undefined);
+    if (windowText === undefined) {
+      throw specError(origin, fat, `aggregation '${f.agg}' needs a 'window'`, 'e.g. window: 7d (or all)');
+    }
+    const window = parseWindow(windowText);
     if (!window) {
       throw specError(
         origin,
         [...fat, 'window'],
-        `'${f.window}' is not a window`,
+        `'${windowText}' is not a window`,
         'use Nh (hours), Nd (calendar days) or all, e.g. 24h, 7d',
       );
     }
@@ -355,6 +389,15 @@ function normalizeView(
       columnText === undefined
         ? undefined
         : parseTyped(columnText, source.columns, [...fat, 'column'], origin);
+    // On a CDC history a delete's row carries the deleted values: as of it, the value is NULL.
+    if (column && f.agg === 'as_of' && source.cdc) {
+      column.expr = parseTyped(
+        `CASE WHEN op = 'd' THEN NULL ELSE (${columnText}) END`,
+        source.columns,
+        [...fat, 'column'],
+        origin,
+      ).expr;
+    }
     if (column && info.accepts && !info.accepts.includes(column.type)) {
       throw specError(
         origin,

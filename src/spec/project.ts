@@ -21,10 +21,14 @@ export interface Source {
   ingestedAt: string | undefined;
   /** The model (layer.name) whose exported snapshot this source reads, instead of files. */
   model?: string;
+  /** The CDC source (spec/cdc.ts) whose history this source reads: one row per change (cdcHistorySource). */
+  cdc?: string;
   /** The share of rows (0..1) that may break the contract and be quarantined; default 0. */
   maxRejectRate?: number;
   /** How long after the cutoff an event may still arrive (`ingested_at`) without counting as late. */
   allowedLateness?: Window;
+  /** Stream only: how far ahead of the clock an event time may be before it is rejected. */
+  maxClockSkew?: Window;
   description: string | undefined;
   owner: string | undefined;
 }
@@ -81,6 +85,8 @@ export interface View {
   features: Feature[];
   /** Content hash of everything that changes rows (see spec/hash.ts). */
   transformationVersion: string;
+  /** The model the view reads (`source: { model }`) and its version, folded into transformationVersion. */
+  model?: { name: string; version: string };
   /** Every quality check of the view, the features' first (in declared order), then view-wide. */
   checks?: QualityCheck[];
   description: string | undefined;
@@ -109,7 +115,14 @@ export interface Project {
   warehouse?: WarehouseConfig;
   /** `asof serve` settings: tokens and limits (metadata, in no version). */
   serve?: ServeSettings;
+  /** The online store (metadata): embedded SQLite under .asof/online when absent. */
+  online?: OnlineSettings;
 }
+
+export type OnlineSettings =
+  | { type: 'embedded' }
+  /** Redis: the URL, or the environment variable holding it; keys start with `prefix`. */
+  | { type: 'redis'; url?: string; urlEnv?: string; prefix: string };
 
 export interface ServeSettings {
   tokens: { name: string; tokenEnv: string; scopes: ('read' | 'ingest' | 'admin')[] }[];

@@ -58,6 +58,8 @@ export const sourceSchema = z.strictObject({
   /** Contract and quality settings (metadata: they never change rows, nor a version). */
   max_reject_rate: z.number().min(0).max(1).optional(),
   allowed_lateness: z.string().optional(),
+  /** Stream only: events timed further than this ahead of the clock are rejected (dead letters). */
+  max_clock_skew: z.string().optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
 });
@@ -70,7 +72,8 @@ export const entitySchema = z.strictObject({
 export const featureSchema = z.strictObject({
   agg: z.enum(AGG_KINDS),
   column: z.union([z.string().min(1), z.number()]).optional(),
-  window: z.string(),
+  /** Required, except for `as_of` (default `all`: the value valid at the cutoff, however old). */
+  window: z.string().optional(),
   checks: z.array(checkSchema).optional(),
   description: z.string().optional(),
   owner: z.string().optional(),
@@ -119,6 +122,28 @@ export const projectSchema = z.strictObject({
     .optional(),
   /** Where raw loads and models live (spec/elt.ts); the embedded DuckDB file storage.warehouse by default. */
   warehouse: warehouseSchema.optional(),
+  /** The online store of streamed and published values: embedded SQLite (default) or Redis. Metadata. */
+  online: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('embedded') }),
+      z
+        .strictObject({
+          type: z.literal('redis'),
+          url: z
+            .string()
+            .regex(/^rediss?:\/\//, 'must be redis://host:port[/db]')
+            .optional(),
+          url_env: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+            .optional(),
+          prefix: z.string().min(1).max(100).optional(),
+        })
+        .refine((o) => (o.url === undefined) !== (o.url_env === undefined), {
+          message: 'give exactly one of url and url_env',
+        }),
+    ])
+    .optional(),
   /** `asof serve`: bearer tokens (read from the environment) with scopes, and a rate limit. Metadata. */
   serve: z
     .strictObject({

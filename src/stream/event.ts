@@ -4,7 +4,7 @@
 
 import type { Row, Value } from '../expr/evaluate.js';
 import type { Source } from '../spec/project.js';
-import { type Instant, startOfLocalDay } from '../time/index.js';
+import { formatInstant, type Instant, startOfLocalDay } from '../time/index.js';
 import { parseEventTimestamp } from '../time/read-time.js';
 import type { ColumnType } from '../types.js';
 
@@ -50,14 +50,45 @@ export function typedValue(raw: unknown, type: ColumnType, timezone: string): Va
   }
 }
 
-/** Checks one parsed JSON event against `source`'s contract; `keys` must not be NULL. */
-export function checkEvent(raw: unknown, source: Source, keys: string[], timezone: string): Checked {
+/** A source's columns as a list, made once per contract (checkEvent runs for every event). */
+const columnLists = new WeakMap<Source['columns'], [string, ColumnType][]>();
+/** Event dates of a `date`-typed event time -> their local midnight, per timezone. */
+const dayStarts = new Map<string, Instant>();
+
+function dayStart(date: string, timezone: string): Instant {
+  const k = `${timezone} ${date}`;
+  let t = dayStarts.get(k);
+  if (t === undefined) {
+    t = startOfLocalDay(date, timezone);
+    if (dayStarts.size >= 4096) dayStarts.clear();
+    dayStarts.set(k, t);
+  }
+  return t;
+}
+
+/**
+ * Checks one parsed JSON event against `source`'s contract; `keys` must not be NULL. With
+ * `latestTs` (the clock plus the source's max_clock_skew), an event timed after it is rejected: a
+ * far-future time would otherwise push the watermark ahead and make every later event late.
+ */
+export function checkEvent(
+  raw: unknown,
+  source: Source,
+  keys: string[],
+  timezone: string,
+  latestTs?: Instant,
+): Checked {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, reason: 'not a JSON object' };
   }
   const obj = raw as Record<string, unknown>;
   const row: Record<string, Value> = {};
-  for (const [c, t] of Object.entries(source.columns)) {
+  let columns = columnLists.get(source.columns);
+  if (!columns) {
+    columns = Object.entries(source.columns);
+    columnLists.set(source.columns, columns);
+  }
+  for (const [c, t] of columns) {
     const v = typedValue(obj[c], t, timezone);
     if (v === undefined)
       return { ok: false, reason: `column ${c}: cannot read ${JSON.stringify(obj[c])} as ${t}` };
@@ -70,6 +101,12 @@ export function checkEvent(raw: unknown, source: Source, keys: string[], timezon
   for (const k of keys) {
     if (row[k] === null) return { ok: false, reason: `column ${k}: the entity key is empty` };
   }
-  const ts = typeof tsValue === 'number' ? tsValue : startOfLocalDay(String(tsValue), timezone);
+  const ts = typeof tsValue === 'number' ? tsValue : dayStart(String(tsValue), timezone);
+  if (latestTs !== undefined && ts > latestTs) {
+    return {
+      ok: false,
+      reason: `column ${source.timestamp}: event time ${formatInstant(ts)} is beyond max_clock_skew (later than ${formatInstant(latestTs)})`,
+    };
+  }
   return { ok: true, row, ts };
 }

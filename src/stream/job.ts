@@ -8,6 +8,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
   truncateSync,
@@ -19,10 +20,19 @@ import { type OfflineEvent, writeEventsParquet } from '../engines/duckdb/events-
 import { AsofError } from '../errors.js';
 import type { Logger } from '../pipeline/log.js';
 import { silentLogger } from '../pipeline/log.js';
+import { onlineDir, openStreamStore } from '../pipeline/online-store.js';
 import type { Project, Source, View } from '../spec/project.js';
-import { type Checkpoint, type DirtyState, emptyCheckpoint, OnlineStore } from '../storage/online/sqlite.js';
-import { type Clock, formatInstant, type Instant, systemClock, windowStart } from '../time/index.js';
+import { type Checkpoint, type DirtyState, emptyCheckpoint } from '../storage/online/sqlite.js';
+import {
+  type Clock,
+  formatInstant,
+  type Instant,
+  systemClock,
+  windowEndAfter,
+  windowStart,
+} from '../time/index.js';
 import { LocalDays } from '../time/read-time.js';
+import { dedupeView, PrimaryKeyIndex, removeEntry } from './dedupe.js';
 import { checkEvent } from './event.js';
 import { Metrics } from './metrics.js';
 import type { SourceRecord, StreamSource } from './sources.js';
@@ -55,10 +65,8 @@ export interface StreamSummary {
   metrics: Metrics;
 }
 
-/** The online store's folder of a project. */
-export function onlineDir(project: Project): string {
-  return path.join(project.root, '.asof', 'online');
-}
+/** The online store's folder of a project (the embedded store, and the late and dead-letter logs). */
+export { onlineDir };
 
 /** Where accepted events of a source land in the lake. */
 export function eventsDir(project: Project, source: string): string {
@@ -100,13 +108,13 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
   mkdirSync(path.dirname(deadLog), { recursive: true });
   const lakeDir = eventsDir(project, source.name);
 
-  const store = OnlineStore.open(dir, { fsync: opts.fsync ?? false });
+  const store = await openStreamStore(project, { fsync: opts.fsync ?? false });
   const engine = await DuckDbEngine.open({ threads: 1 });
   const metrics = new Metrics();
   const t0 = performance.now();
   let eventsRead = 0;
   try {
-    const saved = store.readCheckpoint(source.name);
+    const saved = await store.readCheckpoint(source.name);
     const ckpt: Checkpoint = saved?.checkpoint ?? emptyCheckpoint();
     // What the last checkpoint does not cover was never done: cut the logs back, drop orphan batches.
     truncateTo(lateLog, ckpt.lateBytes);
@@ -114,7 +122,10 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     removeOrphanBatches(lakeDir, ckpt.offlineNextSeq);
 
     const runtimes = opts.views.map((v) => new ViewRuntime(v, tz, project));
-    const states = opts.views.map((v) => store.loadStates(v.name));
+    const states = await Promise.all(opts.views.map((v) => store.loadStates(v.name)));
+    const pkIndex = source.primaryKey
+      ? new PrimaryKeyIndex(source.name, source.primaryKey, await store.loadStates(dedupeView(source.name)))
+      : null;
     const dirty = opts.views.map(() => new Set<string>());
     const keys = [...new Set(opts.views.flatMap((v) => v.keys))];
     const lateness = source.allowedLateness;
@@ -132,6 +143,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     let sinceCheckpoint = 0;
     let lastCheckpoint = performance.now();
     let lastOffline = performance.now();
+    let lastMetrics = 0;
     let lastPosition: string | undefined = ckpt.offlinePosition;
 
     const watermark = (): Instant | null => {
@@ -139,6 +151,13 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       if (!lateness) return maxTs;
       return windowStart(maxTs, lateness, tz);
     };
+    /** Events before this may be compacted in some view (the primary-key index's horizon). */
+    const dedupeHorizon = (wm: Instant): Instant => Math.max(...runtimes.map((rt) => rt.compactionBound(wm)));
+    if (pkIndex && ckpt.maxTs !== null) {
+      pkIndex.advance(
+        dedupeHorizon(lateness ? (windowStart(ckpt.maxTs, lateness, tz) as Instant) : ckpt.maxTs),
+      );
+    }
 
     const flushOffline = async (): Promise<void> => {
       if (seq > ckpt.offlineNextSeq) {
@@ -174,6 +193,10 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       const wm = watermark();
       const batch: DirtyState[] = [];
       let compacted = false;
+      if (pkIndex) {
+        if (wm !== null) pkIndex.advance(dedupeHorizon(wm));
+        batch.push(...pkIndex.takeDirty());
+      }
       runtimes.forEach((rt, i) => {
         const st = states[i] as Map<string, EntityState>;
         const bound = wm === null ? null : rt.compactionBound(wm);
@@ -195,7 +218,8 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       ckpt.counters = { ...counters };
       ckpt.lateBytes = sizeOf(lateLog);
       ckpt.deadBytes = sizeOf(deadLog);
-      store.commit(source.name, viewNames, ckpt, batch, clock.now());
+      await store.commit(source.name, viewNames, ckpt, batch, clock.now());
+      opts.source.committed?.(ckpt.nextSeq);
       // Upstream may forget only what a restart no longer replays: events before the offline checkpoint.
       await opts.source.ack(ckpt.offlineNextSeq);
       const done = performance.now();
@@ -203,9 +227,20 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       pendingReceived = [];
       sinceCheckpoint = 0;
       lastCheckpoint = done;
+      // the dashboard follows a running job through this file (at most one write a second)
+      if (final || done - lastMetrics >= 1000) {
+        lastMetrics = done;
+        fillMetrics(metrics, ckpt, eventsRead, (done - t0) / 1000, clock.now());
+        writeMetricsFile(
+          path.join(dir, `metrics-${source.name}.prom`),
+          metrics.render({ source: source.name }),
+        );
+      }
       opts.onCheckpoint?.(ckpt);
     };
 
+    // Events timed after this are rejected (max_clock_skew); set per batch from the clock.
+    let latestTs: Instant | undefined;
     const handle = (r: SourceRecord): void => {
       if (r.seq !== seq) throw new Error(`stream source skipped from sequence ${seq} to ${r.seq}`);
       seq = r.seq + 1;
@@ -221,11 +256,12 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       const c =
         raw === undefined
           ? { ok: false as const, reason: 'not valid JSON' }
-          : checkEvent(raw, source, keys, tz);
+          : checkEvent(raw, source, keys, tz, latestTs);
       if (!c.ok) {
         if (fresh) {
           counters.dead++;
           deadLines.push(`${JSON.stringify({ offset: r.seq, reason: c.reason, event: r.text })}\n`);
+          opts.source.outcome?.(r.seq, 'dead', c.reason);
         }
         return;
       }
@@ -233,6 +269,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       if (wm !== null && c.ts < wm) {
         if (fresh) {
           counters.late++;
+          opts.source.outcome?.(r.seq, 'late', `before the watermark ${formatInstant(wm)}`);
           lateLines.push(
             `${JSON.stringify({ offset: r.seq, event_time: formatInstant(c.ts), watermark: formatInstant(wm), event: raw })}\n`,
           );
@@ -244,6 +281,25 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       if (!fresh) return;
       counters.accepted++;
       let used = false;
+      let pk: string | undefined;
+      if (pkIndex) {
+        pk = pkIndex.keyOf(c.row);
+        const prev = pkIndex.previous(pk);
+        if (prev) {
+          // the last event of a primary key wins, as in batch: take the earlier one back
+          runtimes.forEach((_rt, i) => {
+            const k = prev.keys[i];
+            const s = k == null ? undefined : (states[i] as Map<string, EntityState>).get(k);
+            if (s && removeEntry(s, prev.seq)) (dirty[i] as Set<string>).add(k as string);
+          });
+        } else if (pkIndex.beyondHorizon(pk)) {
+          // the earlier event is compacted into the state: it stays (declared limit)
+          counters.filtered++;
+          opts.source.outcome?.(r.seq, 'accepted');
+          return;
+        }
+      }
+      const appliedTo: (string | null)[] = runtimes.map(() => null);
       runtimes.forEach((rt, i) => {
         const e = rt.entry(c.row, c.ts, r.seq);
         if (!e) return;
@@ -257,10 +313,13 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
         }
         if (rt.apply(s, e)) {
           (dirty[i] as Set<string>).add(key);
+          appliedTo[i] = key;
           used = true;
         }
       });
+      if (pkIndex && pk !== undefined) pkIndex.set(pk, { seq: r.seq, ts: c.ts, keys: appliedTo });
       if (!used) counters.filtered++;
+      opts.source.outcome?.(r.seq, 'accepted');
       pendingReceived.push(r.received);
       sinceCheckpoint++;
     };
@@ -269,11 +328,14 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       `stream ${viewNames.join(', ')} from ${opts.source.description}: resuming at offset ${ckpt.nextSeq} (offline at ${ckpt.offlineNextSeq})`,
     );
     for await (const batch of opts.source.batches(ckpt.offlineNextSeq, ckpt.offlinePosition)) {
+      if (source.maxClockSkew) latestTs = windowEndAfter(clock.now(), source.maxClockSkew, tz);
       for (const r of batch) {
         handle(r);
         if (sinceCheckpoint >= everyEvents) await checkpoint(false);
       }
-      if (sinceCheckpoint > 0 && performance.now() - lastCheckpoint >= everyMs) await checkpoint(false);
+      // dead and late events count too: a source acknowledging on commit (http) waits for it
+      if ((sinceCheckpoint > 0 || seq > ckpt.nextSeq) && performance.now() - lastCheckpoint >= everyMs)
+        await checkpoint(false);
       else if (
         batch.length === 0 &&
         offlineBuf.length > 0 &&
@@ -286,13 +348,19 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     await checkpoint(true);
     const seconds = (performance.now() - t0) / 1000;
     fillMetrics(metrics, ckpt, eventsRead, seconds, clock.now());
-    writeFileSync(path.join(dir, `metrics-${source.name}.prom`), metrics.render({ source: source.name }));
+    writeMetricsFile(path.join(dir, `metrics-${source.name}.prom`), metrics.render({ source: source.name }));
     return { source: source.name, checkpoint: ckpt, eventsRead, seconds, metrics };
   } finally {
     await opts.source.close();
     await engine.close();
-    store.close();
+    await store.close();
   }
+}
+
+/** Written beside and renamed, so that a reader never sees half a file. */
+function writeMetricsFile(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
 }
 
 function fillMetrics(m: Metrics, c: Checkpoint, read: number, seconds: number, now: number): void {

@@ -3,7 +3,7 @@
 // sequence after the offline checkpoint, so it replays exactly what the checkpoint does not hold;
 // messages are acknowledged (AckAll) only once the offline checkpoint covers them.
 
-import { AckPolicy, connect, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
+import type { JsMsg, NatsConnection } from 'nats';
 import { AsofError } from '../errors.js';
 import type { SourceRecord, StreamSource } from './sources.js';
 
@@ -28,6 +28,8 @@ export function natsSource(spec: string, opts: NatsSourceOptions): StreamSource 
   return {
     description: `nats ${server} subject ${subject} durable ${durable}`,
     async *batches(from, afterPosition) {
+      // The client library is loaded on use: importing it costs start-up time for every command.
+      const { AckPolicy, connect, DeliverPolicy, nanos } = await import('nats');
       try {
         nc = await connect({ servers: server });
       } catch (e) {

@@ -3,7 +3,7 @@
 // pending entries (re-read from id 0, in id order) replay exactly what the checkpoint does not hold.
 // An entry's event is its `data` field (JSON text), or else its fields as a JSON object.
 
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import { AsofError } from '../errors.js';
 import type { SourceRecord, StreamSource } from './sources.js';
 
@@ -25,14 +25,16 @@ export function redisSource(spec: string, opts: RedisSourceOptions): StreamSourc
   const { url, key } = parseRedisUrl(spec);
   const group = opts.group ?? 'asof';
   const consumer = opts.consumer ?? 'asof-stream';
-  const client = createClient({ url });
-  client.on('error', () => {});
+  // The client library is loaded on use: importing it costs start-up time for every command.
+  let client: ReturnType<typeof createClient> | undefined;
   /** Sequence -> entry id, for the entries read and not yet acknowledged. */
   const ids: { seq: number; id: string }[] = [];
   let ackedUpTo = 0;
   return {
     description: `redis ${url} stream ${key} group ${group}`,
     async *batches(from, afterPosition) {
+      client = (await import('redis')).createClient({ url });
+      client.on('error', () => {});
       try {
         await client.connect();
       } catch (e) {
@@ -94,11 +96,11 @@ export function redisSource(spec: string, opts: RedisSourceOptions): StreamSourc
       let n = 0;
       while (n < ids.length && (ids[n] as { seq: number }).seq < upTo) n++;
       const done = ids.splice(0, n).map((x) => x.id);
-      if (done.length > 0) await client.xAck(key, group, done);
+      if (done.length > 0) await client?.xAck(key, group, done);
       ackedUpTo = upTo;
     },
     async close() {
-      if (client.isOpen) await client.quit();
+      if (client?.isOpen) await client.quit();
     },
   };
 }

@@ -24,6 +24,10 @@ export interface StreamSource {
   batches(from: number, afterPosition?: string): AsyncIterable<SourceRecord[]>;
   /** Everything before `upTo` is durable in the checkpoint (online and offline): never replayed again. */
   ack(upTo: number): Promise<void>;
+  /** Everything before `nextSeq` is applied and committed online (servable): http answers then. */
+  committed?(nextSeq: number): void;
+  /** What became of a record applied for the first time (http reports it per event). */
+  outcome?(seq: number, kind: 'accepted' | 'late' | 'dead', reason?: string): void;
   close(): Promise<void>;
 }
 

@@ -3,6 +3,7 @@
 
 import { Temporal } from 'temporal-polyfill';
 import { AsofError } from '../errors.js';
+import { zoneSpans } from './local-clock.js';
 
 /** A calendar date as 'YYYY-MM-DD'. */
 export type IsoDate = string;
@@ -84,9 +85,12 @@ export function windowStart(cutoff: Instant, window: Window, timezone: string): 
     case 'hours':
       return cutoff - window.n * 3_600_000;
     case 'days':
-      return Temporal.Instant.fromEpochMilliseconds(cutoff)
-        .toZonedDateTimeISO(timezone)
-        .subtract({ days: window.n }).epochMilliseconds;
+      return (
+        zoneSpans(timezone).minusDays(cutoff, window.n) ??
+        Temporal.Instant.fromEpochMilliseconds(cutoff)
+          .toZonedDateTimeISO(timezone)
+          .subtract({ days: window.n }).epochMilliseconds
+      );
   }
 }
 
@@ -109,10 +113,8 @@ export function windowEndAfter(start: Instant, window: Window, timezone: string)
 
 /** The local calendar date of an instant. */
 export function localDate(instant: Instant, timezone: string): IsoDate {
-  return Temporal.Instant.fromEpochMilliseconds(instant)
-    .toZonedDateTimeISO(timezone)
-    .toPlainDate()
-    .toString();
+  // cached per span of constant UTC offset: the read path asks this for every served value
+  return zoneSpans(timezone).localDate(instant);
 }
 
 const OFFSET_RE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;

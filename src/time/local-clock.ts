@@ -69,3 +69,72 @@ function civilDate(days: number): string {
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }
+
+/** One span of constant UTC offset: [from, to). */
+interface Span {
+  from: number;
+  to: number;
+  offsetMs: number;
+}
+
+/**
+ * The read path's cached window math in one timezone (serving computes window starts and local
+ * dates for every read): the same results as time/index.ts, with Temporal consulted once per
+ * span of constant UTC offset (a few per year), and always on the days around a transition.
+ */
+export class ZoneSpans {
+  private readonly spans: Span[] = [];
+
+  constructor(private readonly timezone: string) {}
+
+  private spanOf(epochMs: number): Span {
+    for (const s of this.spans) if (epochMs >= s.from && epochMs < s.to) return s;
+    const zoned = Temporal.Instant.fromEpochMilliseconds(Math.floor(epochMs)).toZonedDateTimeISO(
+      this.timezone,
+    );
+    const previous = zoned.getTimeZoneTransition('previous');
+    const next = zoned.getTimeZoneTransition('next');
+    const s: Span = {
+      // an instant exactly on a transition starts its span (previous is strictly before it)
+      from: previous ? previous.epochMilliseconds : Number.NEGATIVE_INFINITY,
+      to: next ? next.epochMilliseconds : Number.POSITIVE_INFINITY,
+      offsetMs: zoned.offsetNanoseconds / 1e6,
+    };
+    if (zoned.subtract({ nanoseconds: 1 }).offsetNanoseconds !== zoned.offsetNanoseconds)
+      s.from = Math.floor(epochMs);
+    this.spans.unshift(s);
+    if (this.spans.length > 8) this.spans.pop();
+    return s;
+  }
+
+  /** The local calendar date of an instant (time/index.ts localDate). */
+  localDate(epochMs: number): string {
+    const s = this.spanOf(epochMs);
+    return civilDate(Math.floor((Math.floor(epochMs) + s.offsetMs) / MS_PER_DAY));
+  }
+
+  /**
+   * The instant `days` calendar days before `epochMs` at the same wall-clock time (time/index.ts
+   * windowStart of an `Nd` window), or null when a transition is within a day of the result and
+   * Temporal's disambiguation must decide.
+   */
+  minusDays(epochMs: number, days: number): number | null {
+    const s = this.spanOf(epochMs);
+    const c = epochMs - days * MS_PER_DAY;
+    // same offset at both ends, and no other instant with the same wall-clock time (any such
+    // instant lies across a transition, which is more than a day away)
+    return c >= s.from + MS_PER_DAY && c < s.to - MS_PER_DAY && Number.isInteger(epochMs) ? c : null;
+  }
+}
+
+const zones = new Map<string, ZoneSpans>();
+
+/** The shared ZoneSpans of a timezone. */
+export function zoneSpans(timezone: string): ZoneSpans {
+  let z = zones.get(timezone);
+  if (!z) {
+    z = new ZoneSpans(timezone);
+    zones.set(timezone, z);
+  }
+  return z;
+}

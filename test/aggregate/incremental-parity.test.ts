@@ -28,6 +28,7 @@ const COLUMN_FOR: Record<string, string | undefined> = {
   last: 'qty',
   first: 'amount',
   stddev: 'amount',
+  as_of: 'status',
 };
 
 // 2024-03-07 .. 2024-04-02 local: both the US (Mar 10) and the EU (Mar 31) DST changes.

@@ -198,9 +198,9 @@ describe('asof cdc run (PostgreSQL logical replication)', () => {
     );
     expect(tx).toEqual([[1]]);
 
-    const status = JSON.parse(
-      (await runCli(['cdc', 'status', '--source', 'users', '--project', dir])).stdout,
-    );
+    const st = await runCli(['cdc', 'status', '--source', 'users', '--project', dir]);
+    expect(st.code, st.stderr).toBe(0);
+    const status = JSON.parse(st.stdout);
     expect(status.slot).toMatchObject({ name: 'slot_users', exists: true, active: false });
     expect(status.changesApplied).toBe(2 + 6);
     expect(status.currentRows).toBe(3);
@@ -257,4 +257,103 @@ describe('asof cdc run (PostgreSQL logical replication)', () => {
     expect(versions.every((v) => v[2] === true)).toBe(true);
     expect(await rows(db, 'SELECT count(*)::INT FROM cdc.users_history')).toEqual([[2 * N + 1]]);
   }, 120_000);
+
+  it('pgoutput: streams changes (TOAST, key update, one transaction), a mid-stream ADD COLUMN, then stops on a type change', async () => {
+    const longBio = 'z'.repeat(5000);
+    await sql.query(
+      'CREATE TABLE pg_users (user_id text PRIMARY KEY, plan text, bio text, seats int, updated_at timestamptz)',
+    );
+    await sql.query('ALTER TABLE pg_users ALTER COLUMN bio SET STORAGE EXTERNAL');
+    await sql.query("INSERT INTO pg_users VALUES ('u1', 'free', $1, 1, '2025-03-01T00:00:00Z')", [longBio]);
+    const dir = makeProject({
+      'asof.yaml': spec(server.url, 'pg_users').replace('poll_ms: 20 }', 'poll_ms: 20, decoder: pgoutput }'),
+    });
+    const db = path.join(dir, '.asof/warehouse.duckdb');
+    const c = consume(dir);
+    await waitFor('the snapshot', () => c.stderr().includes('snapshot of 1 row(s)'));
+    await sql.query('BEGIN');
+    await sql.query("INSERT INTO pg_users VALUES ('u2', 'pro', 'two', 2, '2025-03-02T10:00:00+02:00')");
+    await sql.query("UPDATE pg_users SET seats = 5 WHERE user_id = 'u1'");
+    await sql.query('COMMIT');
+    // A column the contract does not name is added mid-stream: values stay aligned by name.
+    await sql.query('ALTER TABLE pg_users ADD COLUMN note text');
+    await sql.query("UPDATE pg_users SET note = 'n', plan = 'team' WHERE user_id = 'u2'");
+    await sql.query("UPDATE pg_users SET user_id = 'u3' WHERE user_id = 'u2'");
+    await sql.query("DELETE FROM pg_users WHERE user_id = 'u3'");
+    await caughtUp('slot_pg_users');
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+    expect(
+      await rows(db, 'SELECT user_id, plan, length(bio)::INT, seats::INT FROM cdc.users ORDER BY 1'),
+    ).toEqual([['u1', 'free', 5000, 5]]);
+    expect(
+      await rows(
+        db,
+        'SELECT user_id, op, plan, seats::INT, valid_from > now() - INTERVAL 1 HOUR FROM cdc.users_history ORDER BY lsn, user_id, op DESC',
+      ),
+    ).toEqual([
+      ['u1', 'r', 'free', 1, true],
+      ['u1', 'u', 'free', 5, true],
+      ['u2', 'c', 'pro', 2, true],
+      ['u2', 'u', 'team', 2, true],
+      ['u2', 'd', 'team', 2, true],
+      ['u3', 'u', 'team', 2, true],
+      ['u3', 'd', 'team', 2, true],
+    ]);
+    expect(
+      await rows(
+        db,
+        "SELECT strftime(updated_at, '%Y-%m-%dT%H:%M') FROM cdc.users_history WHERE user_id = 'u2' AND op = 'c'",
+      ),
+    ).toEqual([['2025-03-02T08:00']]);
+    // The contract says seats is an int: a change to text stops the capture (exit 3), nothing applied.
+    await sql.query('ALTER TABLE pg_users ALTER COLUMN seats TYPE text');
+    await sql.query("UPDATE pg_users SET seats = 'many' WHERE user_id = 'u1'");
+    const again = consume(dir);
+    expect(await again.exited).toBe(3);
+    expect(again.stderr()).toMatch(/column 'seats' of public\.pg_users is now of PostgreSQL type oid 25/);
+    expect(await rows(db, "SELECT seats::INT FROM cdc.users WHERE user_id = 'u1'")).toEqual([[5]]);
+    const dropped = await runCli(['cdc', 'drop', '--source', 'users', '--project', dir]);
+    expect(dropped.code).toBe(0);
+    expect((await sql.query("SELECT 1 FROM pg_publication WHERE pubname = 'asof_users'")).rowCount).toBe(0);
+  }, 90_000);
+
+  it('an idle capture sends heartbeats: WAL written only for another database does not pile up behind the slot', async () => {
+    await sql.query(
+      'CREATE TABLE quiet (user_id text PRIMARY KEY, plan text, bio text, seats int, updated_at timestamptz)',
+    );
+    await sql.query('CREATE DATABASE elsewhere');
+    const dir = makeProject({
+      'asof.yaml': spec(server.url, 'quiet').replace('poll_ms: 20 }', 'poll_ms: 20, heartbeat_ms: 200 }'),
+    });
+    const c = consume(dir);
+    await waitFor('the snapshot', () => c.stderr().includes('snapshot of 0 row(s)'));
+    // Writes in another database: nothing this slot can decode, so no commit would acknowledge them.
+    const other = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, '/elsewhere') });
+    await other.connect();
+    await other.query(
+      'CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 20000) g',
+    );
+    await other.end();
+    const target = (await sql.query('SELECT pg_current_wal_flush_lsn()::text AS l')).rows[0].l as string;
+    await waitFor(
+      'the slot to move past WAL of another database',
+      async () =>
+        (
+          await sql.query(
+            'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2',
+            [target, 'slot_quiet'],
+          )
+        ).rows[0]?.ok === true,
+      15_000,
+    );
+    // A change after the heartbeat is still captured (the heartbeat never skips a commit).
+    await sql.query("INSERT INTO quiet VALUES ('q1', 'pro', '', 3, now())");
+    await waitFor('the insert', () => c.stderr().includes('applied 1 change(s)'));
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+    expect(
+      await rows(path.join(dir, '.asof/warehouse.duckdb'), 'SELECT user_id, plan FROM cdc.users'),
+    ).toEqual([['q1', 'pro']]);
+  }, 90_000);
 });

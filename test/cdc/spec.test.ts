@@ -54,4 +54,46 @@ describe('cdc spec', () => {
       expect((e as { place: { line?: number } }).place.line).toBe(18);
     }
   });
+
+  const CDC_VIEW = `${BASE}  account:
+    entity: user
+    source: users
+    features:
+      plan: { agg: as_of, column: plan }
+cdc:
+  users:
+    primary_key: user_id
+    columns: { user_id: string, plan: string }
+    postgres: { url_env: PG_URL, decoder: pgoutput }
+`;
+
+  it('a view reads a CDC source as its history: as_of hides deleted values and needs no window', () => {
+    const p = parseProjectYaml(CDC_VIEW, 'asof.yaml', '/p');
+    expect(p.sources.users).toMatchObject({
+      cdc: 'users',
+      format: 'parquet',
+      path: '.asof/cdc/users_history.parquet',
+      timestamp: 'valid_from',
+      columns: {
+        user_id: 'string',
+        plan: 'string',
+        valid_from: 'timestamp',
+        valid_to: 'timestamp',
+        op: 'string',
+        lsn: 'int',
+      },
+    });
+    const f = p.views.account?.features[0];
+    expect(f).toMatchObject({ agg: 'as_of', columnText: 'plan', type: 'string', window: { kind: 'all' } });
+    // The value of a delete's row (which carries the deleted values) is NULL.
+    expect(f?.column).toMatchObject({ kind: 'case' });
+    expect(p.cdc?.users?.postgres).toMatchObject({
+      decoder: 'pgoutput',
+      publication: 'asof_users',
+      heartbeatMs: 10_000,
+    });
+    expect(() =>
+      parseProjectYaml(CDC_VIEW.replace('{ agg: as_of, column: plan }', '{ agg: count }'), 'asof.yaml', '/p'),
+    ).toThrow(/aggregation 'count' needs a 'window'/);
+  });
 });

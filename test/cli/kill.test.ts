@@ -1,11 +1,11 @@
 // A build killed with SIGKILL at any moment leaves the previous partition intact and readable,
 // and the next build completes. Real processes, real kills, at several points of the run.
 
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, REPO_ROOT, runCli, spec } from '../support/project.js';
+import { killAfter } from '../support/faults.js';
+import { makeProject, runCli, spec } from '../support/project.js';
 
 function bigCsv(rows: number, amount: number): string {
   const lines = ['user_id,event_ts,amount,status'];
@@ -16,19 +16,6 @@ function bigCsv(rows: number, amount: number): string {
     );
   }
   return `${lines.join('\n')}\n`;
-}
-
-function killAfter(args: string[], ms: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'asof.js'), ...args], {
-      stdio: 'ignore',
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
 }
 
 describe('build killed mid-write', () => {

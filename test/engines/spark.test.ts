@@ -329,6 +329,8 @@ describe('Spark agrees with DuckDB', () => {
           last_amount: '{ agg: last, column: amount, window: all }',
           first_amount: '{ agg: first, column: amount, window: all }',
           last_status: '{ agg: last, column: status, window: 7d }',
+          as_of_amount: '{ agg: as_of, column: amount }',
+          as_of_status: '{ agg: as_of, column: status, window: 7d }',
           sd_7d: '{ agg: stddev, column: amount, window: 7d }',
           ratio: '{ agg: sum, column: "amount / qty", window: all }',
           hours: '{ agg: max, column: "hour(event_ts) * 10 + day_of_week(event_ts)", window: all }',

@@ -58,7 +58,7 @@ describe('asof audit', () => {
     expect(report.findings.filter((f) => f.row === 3).every((f) => f.latestEvent === null)).toBe(true);
   });
 
-  it('catches a deliberately leaky plan (count via running totals and max via the range join)', async () => {
+  it('catches a deliberately leaky plan (count and max via the range join, as a view with non-prefix kinds is computed)', async () => {
     const dir = files();
     const project = await loadProject(dir);
     const report = await audit(

@@ -26,6 +26,7 @@ const KINDS = [
   'first',
   'stddev',
   'days_since_last',
+  'as_of',
 ];
 
 function featureSpec(kind: string, window: string): string {
@@ -220,7 +221,11 @@ describe('running totals = range join, with late-arriving rows', () => {
             ].join('\n'),
             'labels.csv': ['user_id,label_ts', ...labels.map((l) => `${l.user},${at(l.minute)}`)].join('\n'),
           });
-          const fast = await trainingRows(dir, { labels: 'labels.csv', out: 'fast.parquet' });
+          const fast = await trainingRows(dir, {
+            labels: 'labels.csv',
+            out: 'fast.parquet',
+            runningTotals: true,
+          });
           const ref = await trainingRows(dir, { labels: 'labels.csv', out: 'ref.parquet', reference: true });
           expect(fast).toEqual(ref);
         },

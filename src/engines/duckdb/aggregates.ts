@@ -46,6 +46,8 @@ export function aggregateSql(a: AggSqlInput): string {
       return `first(${v} ORDER BY ${a.ts} ASC, ${v} DESC) ${filter(notNull)}`;
     case 'stddev':
       return `stddev_samp(${v}) ${filter(a.inWindow)}`;
+    case 'as_of':
+      return `first(${v} ORDER BY ${a.ts} DESC, ${v} DESC NULLS LAST) ${filter(a.inWindow)}`;
     case 'days_since_last':
       return `(${a.referenceDate} - max(${a.localDate}) ${filter(notNull)})::BIGINT`;
   }

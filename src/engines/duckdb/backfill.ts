@@ -1,16 +1,25 @@
 // Runs a backfill chunk on DuckDB: the chunk's one query into a shared table, then one Parquet file
 // per date written from it (by several connections at once when asked, each a bounded writer).
-// When every kind merges from partials, the table holds per-(entity, bucket) partials and each
-// date's write aggregates them itself (no dense grid, no window operator).
+// When every kind merges from partials, the table holds per-(entity id, bucket) partials and each
+// date's write aggregates the buckets of its windows itself (no dense grid, no window operator).
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BackfillChunkPlan } from '../../plan/backfill.js';
-import { backfillChunkSql, backfillDateSql, backfillPartialsSql, partialsOnly } from './backfill-sql.js';
+import {
+  backfillChunkSql,
+  backfillDateSql,
+  backfillEntitiesSql,
+  backfillIndexedPartialsSql,
+  backfillPartialsSql,
+  partialsOnly,
+} from './backfill-sql.js';
 import type { DuckDbEngine } from './engine.js';
 import { dateLiteral, quoteIdent, stringLiteral } from './types.js';
 
 export interface ChunkResult {
   table: string;
+  /** Every table the chunk made (dropped together). */
+  tables: string[];
   /** The partition's columns (name, DuckDB type), as `asof build` records them. */
   columns: { name: string; type: string }[];
   /** Rows per as_of_date. */
@@ -27,14 +36,24 @@ export async function materializeChunk(
 ): Promise<ChunkResult> {
   const t = quoteIdent(table);
   if (partialsOnly(plan)) {
-    await engine.conn.run(`CREATE OR REPLACE TABLE ${t} AS ${backfillPartialsSql(plan)}`);
-    const dateSql = new Map(plan.anchors.map((a, i) => [a.asOfDate, backfillDateSql(plan, i, table)]));
+    const raw = `${table}_raw`;
+    const entities = `${table}_entities`;
+    await engine.conn.run(`CREATE OR REPLACE TABLE ${quoteIdent(raw)} AS ${backfillPartialsSql(plan)}`);
+    await engine.conn.run(
+      `CREATE OR REPLACE TABLE ${quoteIdent(entities)} AS ${backfillEntitiesSql(plan, raw)}`,
+    );
+    await engine.conn.run(
+      `CREATE OR REPLACE TABLE ${t} AS ${backfillIndexedPartialsSql(plan, raw, entities)}`,
+    );
+    await engine.conn.run(`DROP TABLE ${quoteIdent(raw)}`);
+    const dateSql = new Map(
+      plan.anchors.map((a, i) => [a.asOfDate, backfillDateSql(plan, i, table, entities)]),
+    );
     const described = await engine.conn.runAndReadAll(`DESCRIBE ${dateSql.get(plan.anchors[0]!.asOfDate)}`);
     const columns = described.getRowsJS().map((r) => ({ name: String(r[0]), type: String(r[1]) }));
     // An entity is on a date from its first bucket on: rows per date from the first buckets.
-    const keyList = plan.view.keys.map(quoteIdent).join(', ');
     const firsts = await engine.conn.runAndReadAll(
-      `SELECT "__fb", count(*) FROM (SELECT min("__b") AS "__fb" FROM ${t} GROUP BY ${keyList}) GROUP BY ALL`,
+      `SELECT "__fb", count(*) FROM ${quoteIdent(entities)} GROUP BY ALL`,
     );
     const byFirst = firsts.getRowsJS().map((r) => [Number(r[0]), Number(r[1])] as const);
     const rows = new Map<string, number>();
@@ -43,10 +62,11 @@ export async function materializeChunk(
         a.asOfDate,
         byFirst.reduce((n, [fb, c]) => (fb <= a.bucket ? n + c : n), 0),
       );
-    return { table, columns, rows, dateSql };
+    return { table, tables: [table, entities], columns, rows, dateSql };
   }
   await engine.conn.run(`CREATE OR REPLACE TABLE ${t} AS ${backfillChunkSql(plan)}`);
-  const described = await engine.conn.runAndReadAll(`DESCRIBE ${t}`);
+  // The entity id column "__e" orders each date's rows and is not written.
+  const described = await engine.conn.runAndReadAll(`DESCRIBE SELECT * EXCLUDE ("__e") FROM ${t}`);
   const columns = described.getRowsJS().map((r) => ({ name: String(r[0]), type: String(r[1]) }));
   const counts = await engine.conn.runAndReadAll(
     `SELECT strftime("as_of_date", '%Y-%m-%d'), count(*) FROM ${t} GROUP BY ALL`,
@@ -54,14 +74,13 @@ export async function materializeChunk(
   const rows = new Map<string, number>();
   for (const a of plan.anchors) rows.set(a.asOfDate, 0);
   for (const r of counts.getRowsJS()) rows.set(String(r[0]), Number(r[1]));
-  return { table, columns, rows };
+  return { table, tables: [table], columns, rows };
 }
 
 /** Writes one date of a materialized chunk to a Parquet file, rows sorted by the entity keys. */
 export async function writeChunkDate(
   conn: DuckDBConnection,
   chunk: ChunkResult,
-  keys: string[],
   asOfDate: string,
   file: string,
 ): Promise<void> {
@@ -72,10 +91,10 @@ export async function writeChunkDate(
     return;
   }
   await conn.run(
-    `COPY (SELECT * FROM ${quoteIdent(chunk.table)} WHERE "as_of_date" = ${dateLiteral(asOfDate)} ORDER BY ${keys.map(quoteIdent).join(', ')}) TO ${stringLiteral(file)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
+    `COPY (SELECT * EXCLUDE ("__e") FROM ${quoteIdent(chunk.table)} WHERE "as_of_date" = ${dateLiteral(asOfDate)} ORDER BY "__e") TO ${stringLiteral(file)} ${options}`,
   );
 }
 
 export async function dropChunk(engine: DuckDbEngine, chunk: ChunkResult): Promise<void> {
-  await engine.conn.run(`DROP TABLE IF EXISTS ${quoteIdent(chunk.table)}`);
+  for (const t of chunk.tables) await engine.conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
 }

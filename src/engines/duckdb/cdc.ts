@@ -306,3 +306,27 @@ function fromDb(v: unknown, t: ColumnType): StoredValue {
 export function keyString(key: StoredValue[]): string {
   return JSON.stringify(key);
 }
+
+/**
+ * The history as views read it (spec/cdc.ts cdcHistorySource): versions replaced at the instant
+ * they began left out, valid_to NULL while current, lsn as BIGINT; and per local day of
+ * valid_from the number of rows, the highest lsn and an order-free hash of their identity.
+ * Without a history table yet, the same columns and no rows.
+ */
+export function historyExportSql(
+  s: CdcSource,
+  timezone: string,
+  tableExists: boolean,
+): { rows: string; days: string } {
+  const names = Object.keys(s.columns);
+  const cols = names.map(quoteIdent).join(', ');
+  const rows = tableExists
+    ? `SELECT ${cols}, valid_from, CASE WHEN valid_to = 'infinity'::TIMESTAMPTZ THEN NULL ELSE valid_to END AS valid_to, op, CAST(lsn AS BIGINT) AS lsn
+       FROM ${hist(s)} WHERE valid_to > valid_from ORDER BY ${s.primaryKey.map(quoteIdent).join(', ')}, valid_from`
+    : `SELECT ${names.map((c) => `CAST(NULL AS ${duckdbType(s.columns[c] as ColumnType)}) AS ${quoteIdent(c)}`).join(', ')},
+       CAST(NULL AS TIMESTAMPTZ) AS valid_from, CAST(NULL AS TIMESTAMPTZ) AS valid_to, CAST(NULL AS VARCHAR) AS op, CAST(NULL AS BIGINT) AS lsn WHERE FALSE`;
+  const identity = ['lsn', 'valid_from', 'op', ...s.primaryKey.map(quoteIdent)].join(', ');
+  const days = `SELECT strftime(valid_from AT TIME ZONE ${stringLiteral(timezone)}, '%Y-%m-%d') AS day, count(*), max(lsn), bit_xor(hash(${identity}))
+    FROM (${rows}) GROUP BY 1 ORDER BY 1`;
+  return { rows, days };
+}

@@ -26,13 +26,22 @@ export async function writeEventsParquet(
   const cols = Object.entries(source.columns);
   const jsonl = `${file}.jsonl.tmp`;
   const staged = `${file}.tmp`;
+  // each line printed directly (the text JSON.stringify of the object would give), no object per event
+  const names = cols.map(([c]) => `,${JSON.stringify(c)}:`);
+  const stamps = cols.map(([, t]) => t === 'timestamp');
   const lines = events.map((e) => {
-    const o: Record<string, unknown> = { [OFFSET_COLUMN]: e.seq };
-    for (const [c, t] of cols) {
-      const v = e.row[c] ?? null;
-      o[c] = t === 'timestamp' && typeof v === 'number' ? new Date(v).toISOString() : v;
+    let line = `{"${OFFSET_COLUMN}":${e.seq}`;
+    for (let i = 0; i < cols.length; i++) {
+      const v = e.row[(cols[i] as [string, string])[0]] ?? null;
+      line += names[i];
+      line +=
+        v === null
+          ? 'null'
+          : stamps[i] && typeof v === 'number'
+            ? `"${new Date(v).toISOString()}"`
+            : JSON.stringify(v);
     }
-    return JSON.stringify(o);
+    return `${line}}`;
   });
   writeFileSync(jsonl, `${lines.join('\n')}\n`);
   try {

@@ -52,6 +52,8 @@ const FRACTIONAL = /^(FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
  */
 function compatibility(expected: ColumnType, found: string): 'same' | 'widening' | 'lossy' {
   if (found === duckdbType(expected)) return 'same';
+  // DESCRIBE spells TIMESTAMPTZ out (a CDC history or a model snapshot holds such columns).
+  if (expected === 'timestamp' && found === 'TIMESTAMP WITH TIME ZONE') return 'same';
   switch (expected) {
     case 'string':
       return 'widening';
@@ -166,6 +168,10 @@ export function typedValue(raw: string, rawType: string, type: ColumnType, timez
   const tz = stringLiteral(timezone);
   if (type === 'timestamp') {
     if (rawType === 'TIMESTAMP WITH TIME ZONE') return raw;
+    // In UTC the wall time is the instant: the same value as timezone('UTC', ...), without a
+    // calendar lookup per row (10x faster, ~2 s of a 10M-row load).
+    if ((rawType.startsWith('TIMESTAMP') || rawType === 'DATE') && timezone === 'UTC')
+      return `make_timestamptz(epoch_us(${raw}::TIMESTAMP))`;
     if (rawType.startsWith('TIMESTAMP') || rawType === 'DATE') return `timezone(${tz}, ${raw}::TIMESTAMP)`;
     const s = `${raw}::VARCHAR`;
     return `CASE WHEN length(${s}) > 10 AND regexp_matches(${s}, '([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)$') THEN TRY_CAST(${s} AS TIMESTAMPTZ) ELSE timezone(${tz}, TRY_CAST(${s} AS TIMESTAMP)) END`;
@@ -174,7 +180,25 @@ export function typedValue(raw: string, rawType: string, type: ColumnType, timez
   // A widened int column: whole values read, a fractional one is NULL (so its row is rejected).
   if (type === 'int' && FRACTIONAL.test(rawType))
     return `CASE WHEN ${raw} = trunc(${raw}) THEN TRY_CAST(${raw} AS BIGINT) END`;
+  // NaN and ±Infinity are not values of a double column (the stream's contract refuses them too):
+  // NULL here, so that the row is rejected with its raw value named.
+  if (type === 'double') {
+    return `CASE WHEN isfinite(TRY_CAST(${raw} AS DOUBLE)) THEN TRY_CAST(${raw} AS DOUBLE) END`;
+  }
   return `TRY_CAST(${raw} AS ${duckdbType(type)})`;
+}
+
+/** A file the reader gives up on midway (bad encoding, a BOM in JSON lines): named, exit 3. */
+function unreadable(e: unknown, source: Source, files: SourceFile[]): unknown {
+  const msg = (e as Error).message?.split('\n')[0] ?? '';
+  if (!/Invalid Input Error|Conversion Error|CSV Error|Malformed JSON/.test(msg)) return e;
+  const named = files.find((f) => msg.includes(f.path));
+  return new AsofError(
+    'contract',
+    `cannot read ${source.format} file: ${msg}`,
+    { file: named?.path ?? files.map((f) => f.path).join(', ') },
+    'fix the file (its encoding, quoting or line breaks), or move it out of the source path',
+  );
 }
 
 export async function loadSourceTable(
@@ -218,10 +242,14 @@ export async function loadSourceTable(
     ([c]) =>
       `CASE WHEN __problem IS NOT NULL THEN ${quoteIdent(`__raw_${c}`)} END AS ${quoteIdent(`__raw_${c}`)}`,
   );
-  await conn.run(`CREATE OR REPLACE TEMP TABLE __load AS
-    SELECT ${cols.map(([c]) => quoteIdent(c)).join(', ')}, ${ts} AS ${quoteIdent(TS_COLUMN)}, __file, __row, __problem,
-      ${keepRaw.join(', ')}
-    FROM (SELECT *, ${problem} AS __problem FROM (${read}))`);
+  try {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE __load AS
+      SELECT ${cols.map(([c]) => quoteIdent(c)).join(', ')}, ${ts} AS ${quoteIdent(TS_COLUMN)}, __file, __row, __problem,
+        ${keepRaw.join(', ')}
+      FROM (SELECT *, ${problem} AS __problem FROM (${read}))`);
+  } catch (e) {
+    throw unreadable(e, source, files);
+  }
   // The rows that break the contract, with their row number within their file.
   const badRows = (
     select: string,

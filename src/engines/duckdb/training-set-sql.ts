@@ -2,6 +2,7 @@
 // view's features as of t (running totals looked up by ASOF joins for count/sum/avg/exists, a range
 // join grouped per point for the other kinds), joined back to the label rows in their order.
 
+import { createHash } from 'node:crypto';
 import { AGGREGATIONS } from '../../aggregate/kinds.js';
 import type { TrainingSetPlan, TrainingViewPlan } from '../../plan/training-set.js';
 import type { SourceFormat } from '../../spec/project.js';
@@ -103,6 +104,9 @@ const key = (i: number) => quoteIdent(`__k${i}`);
 const start = (w: Window) => quoteIdent(`__s_${formatWindow(w)}`);
 const REF = quoteIdent('__ref');
 const LOW = quoteIdent('__lo');
+const PID = quoteIdent('__pid');
+/** The start of an `all` window: before any event. */
+const NEVER = "'-infinity'::TIMESTAMPTZ";
 const T = quoteIdent(LABEL_TIME);
 const TS = quoteIdent(TS_COLUMN);
 
@@ -121,24 +125,22 @@ export function labelKeySql(vp: TrainingViewPlan, i: number, alias = ''): string
 }
 
 /**
- * Distinct (entity, t) points of one view, from `labels` (a table of label rows), with each
- * window's start, the lowest start (null when a window is `all`) and the reference date.
+ * Distinct (entity, t) points of one view, from `labels` (a table of label rows), with a number
+ * (__pid), each window's start (-infinity for `all`), the lowest start and the reference date.
  */
 export function pointsSql(vp: TrainingViewPlan, timezone: string, labels = LABELS_TABLE): string {
   const keys = vp.view.keys.map((_, i) => `${labelKeySql(vp, i)} AS ${key(i)}`);
   const windows = distinctWindows(vp);
-  const starts = windows.map(
-    (w) => `${windowStartSql(T, w, timezone) ?? 'NULL::TIMESTAMPTZ'} AS ${start(w)}`,
-  );
+  const starts = windows.map((w) => `${windowStartSql(T, w, timezone) ?? NEVER} AS ${start(w)}`);
   const bounded = windows.filter((w) => w.kind !== 'all').map(start);
   const low =
     windows.some((w) => w.kind === 'all') || bounded.length === 0
-      ? 'NULL::TIMESTAMPTZ'
+      ? NEVER
       : bounded.length === 1
         ? bounded[0]
         : `least(${bounded.join(', ')})`;
   const nonNull = vp.view.keys.map((_, i) => `${key(i)} IS NOT NULL`).join(' AND ');
-  return `SELECT *, ${low} AS ${LOW} FROM (
+  return `SELECT *, ${low} AS ${LOW}, row_number() OVER () AS ${PID} FROM (
   SELECT *, ${starts.join(', ')}, ${referenceDateSql(T, vp.referenceRule, timezone)} AS ${REF}
   FROM (SELECT DISTINCT ${keys.join(', ')}, ${T} FROM ${labels} WHERE ${T} IS NOT NULL) WHERE ${nonNull})`;
 }
@@ -152,9 +154,9 @@ function valueCol(vp: TrainingViewPlan, i: number): string {
 
 /**
  * The view's visible rows: `where` applied, keys renamed, each distinct value expression computed
- * once. With `points`, only the entities that have a label point and rows before the latest one.
+ * once. With `labels`, only the entities of those label rows and rows before the latest label time.
  */
-function eventsSql(vp: TrainingViewPlan, timezone: string, points?: string): string {
+function eventsSql(vp: TrainingViewPlan, timezone: string, labels?: string): string {
   const ctx = { timezone };
   const values = vp.features.flatMap((f, i) =>
     f.feature.column && valueCol(vp, i) === `__v${i}`
@@ -173,15 +175,15 @@ function eventsSql(vp: TrainingViewPlan, timezone: string, points?: string): str
   if (vp.arrivalColumn) {
     const arr = quoteIdent(vp.arrivalColumn);
     // When the row was known: both its event time and its arrival had passed (NULL: on time).
-    cols.push(`${arr} AS __arr`, `greatest(${TS}, coalesce(${arr}, ${TS})) AS __m`);
+    cols.push(`greatest(${TS}, coalesce(${arr}, ${TS})) AS __m`);
   }
   const conditions: string[] = [];
   if (vp.view.where) conditions.push(`(${printExpr(vp.view.where, duckdbDialect, ctx)}) IS TRUE`);
-  if (points) {
-    const keys = vp.view.keys.map((_, i) => key(i));
+  if (labels) {
+    const keys = vp.view.keys.map((_, i) => labelKeySql(vp, i));
     conditions.push(
-      `(${vp.view.keys.map(quoteIdent).join(', ')}) IN (SELECT (${keys.join(', ')}) FROM ${points})`,
-      `${TS} < (SELECT max(${T}) FROM ${points})`,
+      `(${vp.view.keys.map(quoteIdent).join(', ')}) IN (SELECT (${keys.join(', ')}) FROM ${labels} WHERE ${T} IS NOT NULL)`,
+      `${TS} < (SELECT max(${T}) FROM ${labels})`,
     );
   }
   const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
@@ -202,6 +204,36 @@ export interface FeatureQueryOptions {
   provenance: boolean;
   /** Compute every kind by the range join (the reference plan; the parity tests use it). */
   rangeOnly?: boolean;
+  /** The label rows the points were made from (default: the labels table). */
+  labels?: string;
+  /** Estimated source rows per point in the view's longest window (see rowsPerPointSql). */
+  rowsPerPoint?: number;
+}
+
+/**
+ * Below this many estimated rows per point, the range join costs less than the running totals
+ * (whose window and ASOF joins sort every row of the source): at ~23 rows per point the range
+ * join took 2.3x less CPU (BENCHMARKS.md, training sets); the crossover itself is not measured.
+ */
+export const RANGE_BELOW_ROWS_PER_POINT = 200;
+
+/**
+ * One row: the view's source rows per entity that fall in its longest window, on average
+ * (rows / entities x longest window / time span of the rows; the whole span for `all`).
+ */
+export function rowsPerPointSql(vp: TrainingViewPlan): string {
+  const longest = Math.max(
+    ...vp.features.map((f) =>
+      f.feature.window.kind === 'all'
+        ? Number.POSITIVE_INFINITY
+        : f.feature.window.n * (f.feature.window.kind === 'days' ? 86_400 : 3600),
+    ),
+  );
+  const keys = vp.view.keys.map(quoteIdent).join(', ');
+  const span = `greatest(epoch(max(${TS})) - epoch(min(${TS})), 1)`;
+  const share = Number.isFinite(longest) ? `least(1, ${longest} / ${span})` : '1';
+  return `SELECT coalesce(count(*) / greatest(count(DISTINCT (${keys})), 1) * ${share}, 0)
+  FROM ${sourceTable(vp.view.source)}`;
 }
 
 /** Builds one view's per-point feature query; the audit takes one as a parameter. */
@@ -212,14 +244,23 @@ export type FeatureQueryBuilder = (
   opts: FeatureQueryOptions,
 ) => FeatureQuery;
 
-/** The product's plan: running totals for PREFIX kinds (without an arrival rule), a range join for the rest. */
+/**
+ * The product's plan: running totals looked up by ASOF joins when every feature of the view is of
+ * a PREFIX kind and its windows hold many rows per point (no join of points to rows); otherwise the
+ * range join computes all its features (the prefix kinds add only a few partial aggregates to it).
+ */
 export const exactFeatureQuery: FeatureQueryBuilder = (vp, timezone, points, opts) => {
-  const usePrefix = (i: number) => !opts.rangeOnly && vp.features[i]?.prefix === true;
+  const allPrefix =
+    vp.features.every((f) => f.prefix) && (opts.rowsPerPoint ?? Infinity) >= RANGE_BELOW_ROWS_PER_POINT;
+  const usePrefix = (i: number) => !opts.rangeOnly && allPrefix && vp.features[i]?.prefix === true;
   const prefixIdx = vp.features.map((_, i) => i).filter(usePrefix);
   const rangeIdx = vp.features.map((_, i) => i).filter((i) => !usePrefix(i));
   const id = `${vp.view.name}`;
-  const events = quoteIdent(`__ev_${id}`);
-  const setup = [`CREATE OR REPLACE TEMP TABLE ${events} AS ${eventsSql(vp, timezone, points)}`];
+  // Views that read the same rows (same source, where, keys and values) share one scan: the
+  // table is named after its query, and made once per session (the sources do not change in one).
+  const eventsQuery = eventsSql(vp, timezone, opts.labels ?? LABELS_TABLE);
+  const events = quoteIdent(`__ev_${createHash('sha1').update(eventsQuery).digest('hex').slice(0, 16)}`);
+  const setup = [`CREATE TEMP TABLE IF NOT EXISTS ${events} AS ${eventsQuery}`];
   const keyCols = vp.view.keys.map((_, i) => key(i));
   const parts: { table: string; cols: string[] }[] = [];
   if (prefixIdx.length > 0) {
@@ -263,23 +304,38 @@ function columnsOf(vp: TrainingViewPlan, idx: number[], opts: FeatureQueryOption
   ]);
 }
 
-/** Per entity and instant, running counts and sums of each prefix feature's value. */
+/**
+ * The running totals a prefix feature reads: the count of its rows (all rows, or those with a
+ * value) and, for sum and avg, the sum of its value. Features of any window share them (the
+ * window only changes where they are looked up), so a view has one column per distinct total.
+ */
+function totalsOf(vp: TrainingViewPlan, i: number): { count: string; sum: string | undefined } {
+  const f = vp.features[i]?.feature;
+  const v = f?.column ? valueCol(vp, i) : undefined;
+  return {
+    count: v ? `__c${v}` : '__cstar',
+    sum: v && ['sum', 'avg'].includes(f?.agg ?? '') ? `__x${v}` : undefined,
+  };
+}
+
+/** The distinct running totals of features idx: [column name, aggregate over events]. */
+function distinctTotals(vp: TrainingViewPlan, idx: number[], e = ''): [string, string][] {
+  const out = new Map<string, string>();
+  for (const i of idx) {
+    const { count, sum } = totalsOf(vp, i);
+    const v = vp.features[i]?.feature.column ? `${e}${valueCol(vp, i)}` : '*';
+    out.set(count, `count(${v})`);
+    if (sum) out.set(sum, `sum(${e}${valueCol(vp, i)})`);
+  }
+  return [...out.entries()];
+}
+
+/** Per entity and instant, the running totals of the prefix features. */
 function cumulativeSql(vp: TrainingViewPlan, idx: number[], events: string, at: string): string {
   const keyCols = vp.view.keys.map((_, i) => key(i));
-  // count and exists need only the running count; sum and avg also the running sum.
-  const summed = (i: number) => ['sum', 'avg'].includes(vp.features[i]?.feature.agg ?? '');
-  const per = idx.flatMap((i) => {
-    const f = vp.features[i]?.feature;
-    const counted = f?.column ? valueCol(vp, i) : '*';
-    return [
-      `count(${counted}) AS __c${i}`,
-      summed(i) ? `sum(${valueCol(vp, i)}) AS __x${i}` : `0 AS __x${i}`,
-    ];
-  });
-  const run = idx.flatMap((i) => [
-    `sum(__c${i}) OVER w AS __c${i}`,
-    summed(i) ? `coalesce(sum(__x${i}) OVER w, 0) AS __x${i}` : `0 AS __x${i}`,
-  ]);
+  const totals = distinctTotals(vp, idx);
+  const per = totals.map(([name, agg]) => `${agg} AS ${quoteIdent(name)}`);
+  const run = totals.map(([name]) => `sum(${quoteIdent(name)}) OVER w AS ${quoteIdent(name)}`);
   return `SELECT ${keyCols.join(', ')}, __at, ${run.join(', ')}
   FROM (SELECT ${keyCols.join(', ')}, ${at} AS __at, ${per.join(', ')} FROM ${events} GROUP BY ALL)
   WINDOW w AS (PARTITION BY ${keyCols.join(', ')} ORDER BY __at ROWS UNBOUNDED PRECEDING)`;
@@ -294,6 +350,9 @@ function minSeconds(w: Window): number {
       : Number.POSITIVE_INFINITY;
 }
 
+/** The name of a running total restricted to rows before window w's start (the late rows). */
+const lateCol = (total: string, w: Window) => quoteIdent(`${total}_${formatWindow(w)}`);
+
 /**
  * Per point, the rows before each window start that were still unknown at t (known time >= t):
  * only rows known later than their event by more than a window's length can be such rows.
@@ -301,19 +360,20 @@ function minSeconds(w: Window): number {
 function lateSql(vp: TrainingViewPlan, idx: number[], points: string, events: string): string {
   const keyCols = vp.view.keys.map((_, i) => key(i));
   const lag = Math.min(...idx.map((i) => minSeconds(vp.features[i]?.feature.window ?? { kind: 'all' })));
-  const cols = idx.flatMap((i) => {
-    const f = vp.features[i]?.feature;
-    if (!f || f.window.kind === 'all') return [`0 AS __c${i}`, `0 AS __x${i}`];
-    const before = `FILTER (WHERE e.${TS} < p.${start(f.window)})`;
-    return [
-      `count(${f.column ? `e.${valueCol(vp, i)}` : '*'}) ${before} AS __c${i}`,
-      f.column ? `coalesce(sum(e.${valueCol(vp, i)}) ${before}, 0) AS __x${i}` : `0 AS __x${i}`,
-    ];
-  });
+  const cols = new Map<string, string>();
+  for (const w of distinctWindows(vp)) {
+    if (w.kind === 'all') continue;
+    const inW = idx.filter((i) => formatWindow(vp.features[i]?.feature.window ?? w) === formatWindow(w));
+    for (const [name, agg] of distinctTotals(vp, inW, 'e.')) {
+      const before = `${agg} FILTER (WHERE e.${TS} < p.${start(w)})`;
+      cols.set(lateCol(name, w), agg.startsWith('sum') ? `coalesce(${before}, 0)` : before);
+    }
+  }
   const lagged = Number.isFinite(lag)
     ? `WHERE __m - ${TS} >= INTERVAL ${Math.max(0, lag)} SECOND`
     : 'WHERE FALSE';
-  return `SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}, ${cols.join(', ')}
+  const select = [...cols.entries()].map(([name, sql]) => `${sql} AS ${name}`);
+  return `SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}${select.map((c) => `, ${c}`).join('')}
   FROM ${points} p JOIN (SELECT * FROM ${events} ${lagged}) e
     ON ${keyCols.map((k) => `e.${k} = p.${k}`).join(' AND ')} AND e.__m >= p.${T} AND e.${TS} < p.${T}
   GROUP BY ALL`;
@@ -345,10 +405,15 @@ function prefixSql(
     if (!tf) return [];
     const f = tf.feature;
     const j = windows.findIndex((w) => formatWindow(w) === formatWindow(f.window));
-    const minus = (col: string) =>
-      j < 0 ? '' : ` - coalesce(b${j}.${col}, 0)${late ? ` + coalesce(c.${col}, 0)` : ''}`;
-    const n = `(coalesce(a.__c${i}, 0)${minus(`__c${i}`)})`;
-    const s = `(coalesce(a.__x${i}, 0)${minus(`__x${i}`)})`;
+    const total = (name: string) =>
+      `(coalesce(a.${quoteIdent(name)}, 0)${
+        j < 0
+          ? ''
+          : ` - coalesce(b${j}.${quoteIdent(name)}, 0)${late ? ` + coalesce(c.${lateCol(name, f.window)}, 0)` : ''}`
+      })`;
+    const totals = totalsOf(vp, i);
+    const n = total(totals.count);
+    const s = totals.sum ? total(totals.sum) : '0';
     let value: string;
     switch (f.agg) {
       case 'count':
@@ -371,7 +436,29 @@ function prefixSql(
   FROM ${points} p${joins.join('')}`;
 }
 
-/** The range join of points to visible events in [lowest start, t), grouped per point. */
+/**
+ * The join condition of points p to visible events e in [lowest start, t): only conjunctions of
+ * plain comparisons, so that DuckDB hashes on the key (an OR here turns it into a nested loop join).
+ */
+function visibleOn(vp: TrainingViewPlan, low: string): string {
+  const keyCols = vp.view.keys.map((_, i) => key(i));
+  const on = [...keyCols.map((k) => `e.${k} = p.${k}`), `e.${TS} < p.${T}`, `e.${TS} >= ${low}`];
+  // Known at t: its event time and its arrival both before t (__m is the later of the two).
+  if (vp.arrivalColumn) on.push(`e.__m < p.${T}`);
+  return on.join(' AND ');
+}
+
+/** Kinds whose per-window value merges from per-bucket partial aggregates (see rangeSql). */
+const BUCKETED = new Set(['count', 'sum', 'avg', 'exists', 'min', 'max', 'last', 'first', 'days_since_last']);
+
+/**
+ * The range join of points to visible events in [lowest start, t), aggregated per point.
+ * The windows of a point are nested intervals ending at t, so each joined row is put in the bucket
+ * of the latest window start at or before its time: a row is in window w exactly when its bucket
+ * is at or after w's start. Partial aggregates per (point, bucket) then merge per window, so a
+ * row is aggregated once per kind and value instead of once per feature. count_distinct keeps the
+ * latest time of each (point, value); other kinds (stddev) aggregate the joined rows per window.
+ */
 function rangeSql(
   vp: TrainingViewPlan,
   idx: number[],
@@ -380,38 +467,170 @@ function rangeSql(
   opts: FeatureQueryOptions,
 ): string {
   const keyCols = vp.view.keys.map((_, i) => key(i));
-  const cols = idx.flatMap((i) => {
+  const windows = distinctWindows(vp).filter((w) =>
+    idx.some((i) => formatWindow(vp.features[i]?.feature.window ?? w) === formatWindow(w)),
+  );
+  const bucket = `greatest(${windows.map((w) => `CASE WHEN e.${TS} >= p.${start(w)} THEN p.${start(w)} END`).join(', ')}, ${NEVER})`;
+  const values = [...new Set(idx.flatMap((i) => (vp.features[i]?.feature.column ? [valueCol(vp, i)] : [])))];
+  const joined = `SELECT p.${PID}, e.${TS}, e.__ld, ${values.map((v) => `e.${v}`).join(', ')}${values.length > 0 ? ', ' : ''}${bucket} AS __b
+    FROM ${points} p JOIN ${events} e ON ${visibleOn(vp, `p.${LOW}`)}`;
+  const ctes: string[] = [];
+  const joins: string[] = [];
+  // Partials pay off when a view has several features per window; with few, each feature's own
+  // filtered aggregate over the joined rows costs less than the extra grouping.
+  const bucketing =
+    idx.filter((i) => BUCKETED.has(vp.features[i]?.feature.agg ?? '')).length > 2 * windows.length;
+
+  // Bucketed kinds: partials per (point, bucket), merged per window.
+  const partial = new Map<string, string>();
+  const merged: string[] = [];
+  const done = new Map<number, string>();
+  const inW = (w: Window, extra?: string) =>
+    `FILTER (WHERE b.__b >= p.${start(w)}${extra ? ` AND ${extra}` : ''})`;
+  for (const i of idx) {
+    const tf = vp.features[i];
+    if (!bucketing || !tf || !BUCKETED.has(tf.feature.agg)) continue;
+    const f = tf.feature;
+    const v = f.column ? valueCol(vp, i) : undefined;
+    const tag = v ?? 'star';
+    const n = `__n_${tag}`;
+    partial.set(n, `count(${v ?? '*'})`);
+    const cnt = `sum(b.${n}) ${inW(f.window)}`;
+    let value: string;
+    switch (f.agg) {
+      case 'count':
+        value = `coalesce(${cnt}, 0)::BIGINT`;
+        break;
+      case 'exists':
+        value = `coalesce(${cnt} > 0, FALSE)`;
+        break;
+      case 'sum':
+      case 'avg': {
+        partial.set(`__s_${tag}`, `sum(${v})`);
+        const sum = `sum(b.__s_${tag}) ${inW(f.window)}`;
+        value =
+          f.agg === 'sum'
+            ? `coalesce(${sum}, 0)::${duckdbType(f.type)}`
+            : `(CASE WHEN ${cnt} > 0 THEN ${sum}::DOUBLE / ${cnt} END)`;
+        break;
+      }
+      case 'min':
+      case 'max':
+        partial.set(`__${f.agg}_${tag}`, `${f.agg}(${v})`);
+        value = `${f.agg}(b.__${f.agg}_${tag}) ${inW(f.window)}`;
+        break;
+      case 'last':
+      case 'first': {
+        const p = `__${f.agg}_${tag}`;
+        partial.set(
+          p,
+          aggregateSql({
+            kind: f.agg,
+            value: v,
+            inWindow: 'TRUE',
+            ts: TS,
+            localDate: '__ld',
+            referenceDate: 'NULL',
+            resultType: f.type,
+          }),
+        );
+        // Buckets hold disjoint time ranges: the latest (earliest) bucket with a value holds it.
+        value = `${f.agg === 'last' ? 'arg_max' : 'arg_min'}(b.${p}, b.__b) ${inW(f.window, `b.${p} IS NOT NULL`)}`;
+        break;
+      }
+      default: {
+        // days_since_last
+        partial.set(`__ld_${tag}`, v ? `max(__ld) FILTER (WHERE ${v} IS NOT NULL)` : 'max(__ld)');
+        value = `(p.${REF} - max(b.__ld_${tag}) ${inW(f.window)})::BIGINT`;
+      }
+    }
+    done.set(i, quoteIdent(tf.output));
+    merged.push(`${value} AS ${quoteIdent(tf.output)}`);
+    if (opts.provenance) {
+      partial.set(`__u_${tag}`, v ? `max(${TS}) FILTER (WHERE ${v} IS NOT NULL)` : `max(${TS})`);
+      merged.push(`max(b.__u_${tag}) ${inW(f.window)} AS ${quoteIdent(`__used_${i}`)}`);
+    }
+  }
+  if (merged.length > 0) {
+    ctes.push(
+      `__b AS (SELECT ${PID}, __b, ${[...partial.entries()].map(([c, sql]) => `${sql} AS ${c}`).join(', ')} FROM __j GROUP BY ${PID}, __b)`,
+      `__g AS (SELECT p.${PID}, ${merged.join(', ')} FROM __b b JOIN ${points} p ON p.${PID} = b.${PID} GROUP BY p.${PID}, p.${REF})`,
+    );
+    joins.push('__g');
+  }
+
+  // count_distinct: the latest time of each (point, value), counted per window.
+  const distinctCols = [
+    ...new Set(
+      idx.filter((i) => vp.features[i]?.feature.agg === 'count_distinct').map((i) => valueCol(vp, i)),
+    ),
+  ];
+  for (const v of distinctCols) {
+    const cols = idx.flatMap((i) => {
+      const tf = vp.features[i];
+      if (tf?.feature.agg !== 'count_distinct' || valueCol(vp, i) !== v) return [];
+      const w = `FILTER (WHERE d.__at >= p.${start(tf.feature.window)})`;
+      done.set(i, quoteIdent(tf.output));
+      return [
+        `count(*) ${w} AS ${quoteIdent(tf.output)}`,
+        ...(opts.provenance ? [`max(d.__at) ${w} AS ${quoteIdent(`__used_${i}`)}`] : []),
+      ];
+    });
+    ctes.push(
+      `__d${v} AS (SELECT p.${PID}, ${cols.join(', ')} FROM (SELECT ${PID}, ${v}, max(${TS}) AS __at FROM __j WHERE ${v} IS NOT NULL GROUP BY ALL) d JOIN ${points} p ON p.${PID} = d.${PID} GROUP BY p.${PID})`,
+    );
+    joins.push(`__d${v}`);
+  }
+
+  // The other kinds, per window over the joined rows.
+  const rest = idx.filter((i) => !done.has(i));
+  if (rest.length > 0) {
+    const cols = rest.flatMap((i) => {
+      const tf = vp.features[i];
+      if (!tf) return [];
+      const f = tf.feature;
+      const v = f.column ? `j.${valueCol(vp, i)}` : undefined;
+      const inWindow = `j.${TS} >= p.${start(f.window)}`;
+      done.set(i, quoteIdent(tf.output));
+      const sql = aggregateSql({
+        kind: f.agg,
+        value: v,
+        inWindow,
+        ts: `j.${TS}`,
+        localDate: 'j.__ld',
+        referenceDate: `p.${REF}`,
+        resultType: f.type,
+      });
+      const used = v ? `${inWindow} AND ${v} IS NOT NULL` : inWindow;
+      return [
+        `${sql} AS ${quoteIdent(tf.output)}`,
+        ...(opts.provenance ? [`max(j.${TS}) FILTER (WHERE ${used}) AS ${quoteIdent(`__used_${i}`)}`] : []),
+      ];
+    });
+    ctes.push(
+      `__r AS (SELECT p.${PID}, ${cols.join(', ')} FROM __j j JOIN ${points} p ON p.${PID} = j.${PID} GROUP BY p.${PID}, p.${REF})`,
+    );
+    joins.push('__r');
+  }
+
+  // Every point, with the empty values where it has no visible rows.
+  const out = idx.flatMap((i) => {
     const tf = vp.features[i];
     if (!tf) return [];
-    const f = tf.feature;
-    const s = f.window.kind === 'all' ? null : `p.${start(f.window)}`;
-    const inWindow = s === null ? `e.${TS} IS NOT NULL` : `e.${TS} >= ${s}`;
-    const sql = aggregateSql({
-      kind: f.agg,
-      value: f.column ? `e.${valueCol(vp, i)}` : undefined,
-      inWindow,
-      ts: `e.${TS}`,
-      localDate: 'e.__ld',
-      referenceDate: `p.${REF}`,
-      resultType: f.type,
-    });
-    const out = [`${sql} AS ${quoteIdent(tf.output)}`];
-    if (opts.provenance) {
-      const used = f.column ? `${inWindow} AND e.${valueCol(vp, i)} IS NOT NULL` : inWindow;
-      out.push(`max(e.${TS}) FILTER (WHERE ${used}) AS ${quoteIdent(`__used_${i}`)}`);
-    }
-    return out;
+    const empty = AGGREGATIONS[tf.feature.agg].empty;
+    const col = quoteIdent(tf.output);
+    const v =
+      empty === null
+        ? col
+        : `coalesce(${col}, ${empty === false ? 'FALSE' : `0::${duckdbType(tf.feature.type)}`})`;
+    return [`${v} AS ${col}`, ...(opts.provenance ? [quoteIdent(`__used_${i}`)] : [])];
   });
-  const on = [
-    ...keyCols.map((k) => `e.${k} = p.${k}`),
-    `e.${TS} < p.${T}`,
-    `(p.${LOW} IS NULL OR e.${TS} >= p.${LOW})`,
-  ];
-  if (vp.arrivalColumn) on.push(`(e.__arr IS NULL OR e.__arr < p.${T})`);
-  const group = [...keyCols, T, REF, ...distinctWindows(vp).map(start)].map((c) => `p.${c}`);
-  return `SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}, ${cols.join(', ')}
-  FROM ${points} p LEFT JOIN ${events} e ON ${on.join(' AND ')}
-  GROUP BY ${group.join(', ')}`;
+  // The joined rows are kept once only when more than one part reads them.
+  const parts = joins.length;
+  ctes.unshift(`__j AS ${parts > 1 ? 'MATERIALIZED ' : ''}(${joined})`);
+  return `WITH ${ctes.join(',\n  ')}
+  SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}, ${out.join(', ')}
+  FROM ${points} p${joins.map((t) => ` LEFT JOIN ${t} USING (${PID})`).join('')}`;
 }
 
 /**
@@ -427,8 +646,8 @@ export function naiveViewSql(vp: TrainingViewPlan, timezone: string): string {
   const bounded = windows.filter((w) => w.kind !== 'all').map((w) => `p.${start(w)}`);
   const low =
     windows.some((w) => w.kind === 'all') || bounded.length === 0
-      ? 'TRUE'
-      : `e.${TS} >= least(${bounded.join(', ')}, p.${T})`;
+      ? NEVER
+      : `least(${bounded.join(', ')}, p.${T})`;
   const cols = vp.features.map((tf, i) => {
     const f = tf.feature;
     const s = f.window.kind === 'all' ? null : `p.${start(f.window)}`;
@@ -442,11 +661,8 @@ export function naiveViewSql(vp: TrainingViewPlan, timezone: string): string {
       resultType: f.type,
     })} AS ${quoteIdent(tf.output)}`;
   });
-  const keyCols = vp.view.keys.map((_, i) => key(i));
-  const arrival = vp.arrivalColumn ? ` AND (e.__arr IS NULL OR e.__arr < p.${T})` : '';
   return `SELECT p.${quoteIdent(ROW_ID)}, ${cols.join(', ')}
-  FROM (${rows}) p LEFT JOIN (${eventsSql(vp, timezone)}) e
-    ON ${keyCols.map((k) => `e.${k} = p.${k}`).join(' AND ')} AND e.${TS} < p.${T} AND ${low}${arrival}
+  FROM (${rows}) p LEFT JOIN (${eventsSql(vp, timezone)}) e ON ${visibleOn(vp, low)}
   GROUP BY p.${quoteIdent(ROW_ID)}, ${[T, REF, ...windows.map(start)].map((c) => `p.${c}`).join(', ')}`;
 }
 

@@ -3,7 +3,7 @@
 // inserted in batches inside one transaction.
 
 import { DuckDBInstance } from '@duckdb/node-api';
-import pg from 'pg';
+import type pg from 'pg';
 import { AsofError } from '../../errors.js';
 import { STAGE_TABLE, stageFile } from '../duckdb/landing.js';
 import type { QueryResult } from '../engine.js';
@@ -21,14 +21,16 @@ const BATCH_PARAMS = 30000;
 
 // Dates stay 'YYYY-MM-DD' (node-postgres would make local-midnight Dates), BIGINTs are bigints and
 // JSON stays text, so results print as DuckDB's do.
-const types = {
-  getTypeParser(oid: number, format?: string) {
-    if (oid === 1082 || oid === 114 || oid === 3802) return (v: string) => v;
-    if (oid === 20) return (v: string) => BigInt(v);
-    if (oid === 1700) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format as 'text');
-  },
-} as pg.CustomTypesConfig;
+function typesOf(pgLib: typeof pg): pg.CustomTypesConfig {
+  return {
+    getTypeParser(oid: number, format?: string) {
+      if (oid === 1082 || oid === 114 || oid === 3802) return (v: string) => v;
+      if (oid === 20) return (v: string) => BigInt(v);
+      if (oid === 1700) return (v: string) => Number(v);
+      return pgLib.types.getTypeParser(oid, format as 'text');
+    },
+  } as pg.CustomTypesConfig;
+}
 
 function param(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
@@ -43,7 +45,9 @@ export class PostgresWarehouse implements Warehouse {
   private constructor(private readonly client: pg.Client) {}
 
   static async open(url: string, opts: { readOnly?: boolean } = {}): Promise<PostgresWarehouse> {
-    const client = new pg.Client({ connectionString: url, types });
+    // The client library is loaded on use: importing it costs start-up time for every command.
+    const { default: pgLib } = await import('pg');
+    const client = new pgLib.Client({ connectionString: url, types: typesOf(pgLib) });
     try {
       await client.connect();
     } catch (e) {

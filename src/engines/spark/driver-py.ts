@@ -106,6 +106,40 @@ def op_write(job):
     return {}
 
 
+def op_backfill_chunk(job):
+    """A backfill chunk's query written as one Parquet file per date, <dir>/__part=<date>/part-*.parquet,
+    rows sorted by the keys, in one job (no cache: the query runs once, inside the write). The date
+    column stays in the files (the partition column is a copy); dates without rows get a copy of
+    one empty file with the schema. Row counts come from the written files' metadata."""
+    target = job["dir"]
+    shutil.rmtree(target, ignore_errors=True)
+    df = spark.sql(job["sql"])
+    columns = [{"name": f.name, "type": f.dataType.simpleString()} for f in df.schema.fields]
+    (df.withColumn("__part", F.date_format(F.col("as_of_date"), "yyyy-MM-dd")).repartition("__part")
+       .sortWithinPartitions("__part", *job["keys"])
+       .write.mode("overwrite").option("compression", "zstd").partitionBy("__part").parquet(target))
+    found = [d for d in job["dates"] if os.path.isdir(os.path.join(target, "__part=" + d))]
+    counts = {}
+    if found:
+        written = spark.read.parquet(target)
+        counts = {str(r[0]): r[1] for r in written.groupBy(F.col("__part").cast("string")).count().collect()}
+    empty = None
+    files = {}
+    for d in job["dates"]:
+        folder = os.path.join(target, "__part=" + d)
+        if d not in found:
+            if empty is None:
+                empty = os.path.join(target, "_empty")
+                df.limit(0).coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(empty)
+            os.makedirs(folder)
+            shutil.copy(sorted(glob.glob(os.path.join(empty, "part-*.parquet")))[0], os.path.join(folder, "part-0.parquet"))
+        parts = sorted(glob.glob(os.path.join(folder, "part-*.parquet")))
+        if len(parts) != 1:
+            raise RuntimeError("expected one part file in %s, found %d" % (folder, len(parts)))
+        files[d] = parts[0]
+    return {"columns": columns, "files": files, "rows": {d: counts.get(d, 0) for d in job["dates"]}}
+
+
 def op_drop(job):
     df = cached.pop(job["name"], None)
     if df is not None:
@@ -114,7 +148,7 @@ def op_drop(job):
     return {}
 
 
-OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "drop": op_drop}
+OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "backfill_chunk": op_backfill_chunk, "drop": op_drop}
 
 out.write(json.dumps({"id": 0, "ok": True, "version": spark.version}) + "\n")
 for line in sys.stdin:

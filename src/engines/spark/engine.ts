@@ -7,9 +7,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AsofError } from '../../errors.js';
+import type { BackfillChunkPlan } from '../../plan/backfill.js';
 import type { ViewBuildPlan } from '../../plan/view-build.js';
 import type { Source } from '../../spec/project.js';
-import type { Engine, LoadedSource, QueryResult, SourceFile } from '../engine.js';
+import type { BackfillChunkOutput, Engine, LoadedSource, QueryResult, SourceFile } from '../engine.js';
+import { sparkBackfillChunkSql } from './backfill-sql.js';
 import { sparkIdent } from './dialect.js';
 import { DRIVER_PY } from './driver-py.js';
 import { loadSparkSource, type SparkJobs } from './sources.js';
@@ -65,7 +67,7 @@ const MANIFEST_TYPES: Record<string, string> = {
 
 export class SparkEngine implements Engine, SparkJobs {
   readonly name = 'spark';
-  readonly supports = { compileOffline: true };
+  readonly supports = { compileOffline: true, backfillChunks: true };
   nonNullKeys: Record<string, string[]> = {};
   private nextId = 1;
   private readonly pending = new Map<number, (r: Reply) => void>();
@@ -193,6 +195,27 @@ export class SparkEngine implements Engine, SparkJobs {
   readParquet(pathOrGlob: string, orderBy: string[]): Promise<QueryResult> {
     const order = orderBy.length > 0 ? ` ORDER BY ${orderBy.map(sparkIdent).join(', ')}` : '';
     return this.query(`SELECT * FROM parquet.${sparkIdent(pathOrGlob)}${order}`);
+  }
+
+  /**
+   * One Spark job computes every date of the chunk and writes it partitioned by date (one file per
+   * date under `dir`, rows sorted by the keys); the pipeline swaps each into the lake by rename.
+   */
+  async backfillChunk(plan: BackfillChunkPlan, dir: string): Promise<BackfillChunkOutput> {
+    const r = await this.job('backfill_chunk', {
+      sql: sparkBackfillChunkSql(plan),
+      dir,
+      keys: plan.view.keys,
+      dates: plan.anchors.map((a) => a.asOfDate),
+    });
+    return {
+      columns: (r.columns as { name: string; type: string }[]).map((c) => ({
+        name: c.name,
+        type: MANIFEST_TYPES[c.type] ?? c.type.toUpperCase(),
+      })),
+      files: new Map(Object.entries(r.files as Record<string, string>)),
+      rows: new Map(Object.entries(r.rows as Record<string, number>).map(([d, n]) => [d, Number(n)])),
+    };
   }
 
   async close(): Promise<void> {

@@ -44,6 +44,11 @@ function typedValue(raw: string, rawType: string, type: ColumnType, timezone: st
   }
   if (type === 'date' && rawType === 'timestamp')
     return `to_date(from_utc_timestamp(${raw}, ${sparkString(timezone)}))`;
+  // NaN and ±Infinity are not values of a double column (as in the DuckDB loader and the stream)
+  if (type === 'double') {
+    const d = `try_cast(${raw} AS DOUBLE)`;
+    return `(CASE WHEN isnan(${d}) OR abs(${d}) = double('infinity') THEN NULL ELSE ${d} END)`;
+  }
   return `try_cast(${raw} AS ${SPARK_TYPES[type]})`;
 }
 

@@ -52,6 +52,9 @@ function aggregateSql(a: AggSql): string {
       return `max_by(${v}, struct(- unix_micros(${a.ts}), ${v})) ${filter(notNull)}`;
     case 'stddev':
       return `stddev_samp(${v}) ${filter(a.inWindow)}`;
+    // A struct keeps a NULL value (max_by would skip it); ordering structs puts NULL values first.
+    case 'as_of':
+      return `(max_by(struct(${v} AS v), struct(${a.ts}, ${v})) ${filter(a.inWindow)}).v`;
     case 'days_since_last':
       return `CAST(datediff(${a.referenceDate}, max(${a.localDate}) ${filter(notNull)}) AS BIGINT)`;
   }

@@ -127,6 +127,42 @@ export function readablePartitionDir(ref: PartitionRef): string | undefined {
   return old && readManifest(path.join(trashRoot, old)) ? path.join(trashRoot, old) : undefined;
 }
 
+/** One data file of a partition that does not match its manifest entry. */
+export interface DamagedFile {
+  file: string;
+  problem: string;
+}
+
+/**
+ * Checks a partition's data files against its manifest (presence, size, sha256): a file changed
+ * or truncated on disk after the swap (bit rot, a partial copy, a stray writer) is named here.
+ */
+export function verifyPartition(dir: string, manifest: PartitionManifest): DamagedFile[] {
+  const out: DamagedFile[] = [];
+  for (const f of manifest.data_files) {
+    const file = path.join(dir, f.path);
+    let bytes: number;
+    try {
+      bytes = statSync(file).size;
+    } catch {
+      out.push({ file, problem: 'missing' });
+      continue;
+    }
+    if (bytes !== f.bytes) {
+      out.push({ file, problem: `${bytes} bytes, the manifest says ${f.bytes}` });
+      continue;
+    }
+    const sha = sha256File(file);
+    if (sha !== f.sha256) {
+      out.push({
+        file,
+        problem: `sha256 ${sha.slice(0, 12)}..., the manifest says ${f.sha256.slice(0, 12)}...`,
+      });
+    }
+  }
+  return out;
+}
+
 /** The dates with a published partition in a view version, sorted. */
 export function listPartitions(offline: string, view: string, version: number): string[] {
   return safeList(versionDir(offline, view, version))

@@ -15,6 +15,8 @@ export interface ModelState {
   run_id: string;
   /** Incremental models: every date with a partition, sorted. */
   partitions: string[];
+  /** Incremental models: the version each date was last built at (a narrower rebuild leaves some older). */
+  partition_versions?: Record<string, string>;
   /** The model's file text as built, to print a short diff at the next change. */
   text: string;
 }

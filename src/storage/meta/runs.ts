@@ -21,7 +21,7 @@ export interface RunRecord {
     late_events?: { late: number; total: number; rate: number };
   }[];
   /** Checks of a view that failed the gate (its partition is not in `partitions`). */
-  checks?: (CheckRecord & { view: string })[];
+  checks?: (CheckRecord & { view: string; as_of_date?: string })[];
   /** `asof run`: the as_of_date, the exit code and each stage (see pipeline/run.ts). */
   as_of_date?: string;
   exit_code?: number;

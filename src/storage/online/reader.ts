@@ -5,16 +5,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AsofError } from '../../errors.js';
 import type { EntityState } from '../../stream/state.js';
-import { type Checkpoint, ONLINE_FILE } from './sqlite.js';
+import { type Checkpoint, ONLINE_FILE, StateRows } from './sqlite.js';
 
 export class OnlineReader {
-  private readonly getRow: Database.Statement;
+  private readonly rows: StateRows;
   private readonly allCheckpoints: Database.Statement;
   private cachedVersion = -1;
   private cached: { views: string[]; checkpoint: Checkpoint }[] = [];
 
   private constructor(private readonly db: Database.Database) {
-    this.getRow = db.prepare('SELECT state FROM state WHERE view = ? AND key = ?');
+    this.rows = new StateRows(db);
     this.allCheckpoints = db.prepare('SELECT views, data FROM checkpoint');
   }
 
@@ -33,8 +33,13 @@ export class OnlineReader {
   }
 
   getState(view: string, key: string): EntityState | null {
-    const row = this.getRow.get(view, key) as { state: string } | undefined;
-    return row ? (JSON.parse(row.state) as EntityState) : null;
+    return this.rows.get(view, key);
+  }
+
+  keys(view: string): string[] {
+    return (
+      this.db.prepare('SELECT key FROM state WHERE view = ? ORDER BY key').all(view) as { key: string }[]
+    ).map((r) => r.key);
   }
 
   /** Every checkpoint whose job serves `view`; parsed again only after a commit elsewhere. */
