@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { dictionary } from '../pipeline/dictionary.js';
 import { featureQuality } from '../pipeline/feature-quality.js';
 import { lineage } from '../pipeline/lineage.js';
@@ -34,7 +34,16 @@ export function webDir(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
 }
 
-export function registerDashboard(app: FastifyInstance, project: Project): void {
+/**
+ * The data routes (/api/...) take `guard`: the same token rule as the feature reads, so a project
+ * whose reads need a token does not show its run history, lineage and quality to anyone. The page
+ * and its assets hold no data and stay open; the page asks for a token when a route says 401.
+ */
+export function registerDashboard(
+  app: FastifyInstance,
+  project: Project,
+  guard: preHandlerAsyncHookHandler,
+): void {
   const history = new StreamHistory(onlineDir(project));
   history.sample();
   // sampled on a timer so that the history covers the time no page was open
@@ -43,7 +52,7 @@ export function registerDashboard(app: FastifyInstance, project: Project): void 
   app.addHook('onClose', async () => clearInterval(timer));
   const web = webDir();
 
-  app.get('/api/overview', async () => ({
+  app.get('/api/overview', { preHandler: guard }, async () => ({
     project: project.name,
     timezone: project.timezone,
     views: Object.values(project.views).map((v) => ({
@@ -53,22 +62,24 @@ export function registerDashboard(app: FastifyInstance, project: Project): void 
       features: v.features.length,
     })),
   }));
-  app.get('/api/partitions', async () => partitionCalendar(project));
+  app.get('/api/partitions', { preHandler: guard }, async () => partitionCalendar(project));
   // one view at a time: drift over every pair of dates is the costly part on a cold start
-  app.get<{ Querystring: { view?: string } }>('/api/quality', async (req, reply) => {
+  app.get<{ Querystring: { view?: string } }>('/api/quality', { preHandler: guard }, async (req, reply) => {
     const view = req.query.view;
     if (view !== undefined && !Object.hasOwn(project.views, view)) {
       return reply.code(404).send({ error: `unknown view '${view.slice(0, 64)}'` });
     }
     return { features: await featureQuality(project, view ? { views: [view] } : {}) };
   });
-  app.get('/api/streaming', async () => {
+  app.get('/api/streaming', { preHandler: guard }, async () => {
     history.sample();
     return { sources: history.snapshot() };
   });
-  app.get('/api/runs', async () => ({ runs: readRuns(project.storage.offline).reverse().slice(0, 500) }));
-  app.get('/api/lineage', async () => lineage(project));
-  app.get('/api/dictionary', async () => dictionary(project));
+  app.get('/api/runs', { preHandler: guard }, async () => ({
+    runs: readRuns(project.storage.offline).reverse().slice(0, 500),
+  }));
+  app.get('/api/lineage', { preHandler: guard }, async () => lineage(project));
+  app.get('/api/dictionary', { preHandler: guard }, async () => dictionary(project));
 
   const send = (file: string, reply: import('fastify').FastifyReply) => {
     if (!existsSync(file)) {

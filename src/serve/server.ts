@@ -394,6 +394,6 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
 
   await registerIngest(app, project, guard, opts.stream);
 
-  registerDashboard(app, project);
+  registerDashboard(app, project, guard('read'));
   return app;
 }

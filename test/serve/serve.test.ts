@@ -238,6 +238,20 @@ describe('asof serve', () => {
     expect(r.status).toBe(413);
   });
 
+  it('dashboard data routes need a read token when reads do; the page itself holds no data and is open', async () => {
+    for (const route of ['overview', 'partitions', 'quality', 'streaming', 'runs', 'lineage', 'dictionary']) {
+      const none = await fetch(`${base}/api/${route}`);
+      expect(none.status, route).toBe(401);
+      expect(await none.text()).not.toMatch(/user_id|spend_7d/);
+      expect((await fetch(`${base}/api/${route}`, { headers: auth('forged') })).status, route).toBe(401);
+    }
+    const ok = await fetch(`${base}/api/overview`, { headers: auth(READ) });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { views: { name: string }[] }).views.map((v) => v.name)).toContain('b');
+    expect((await fetch(`${base}/api/lineage`, { headers: auth(ADMIN) })).status).toBe(200);
+    expect((await fetch(`${base}/`)).status).toBe(200);
+  });
+
   it('limits the rate per client with 429', async () => {
     let t = Date.UTC(2025, 3, 1);
     const limited = await createServer(

@@ -112,8 +112,28 @@ export interface DictionaryEntry {
   latest: FeaturePoint | null;
 }
 
+const TOKEN_KEY = 'asof-token';
+
+function request(path: string, token: string | null): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  return fetch(path, { headers });
+}
+
+/** GETs a data route; when the server wants a token (reads need one), asks for it once per tab. */
 export async function get<T>(path: string): Promise<T> {
-  const r = await fetch(path, { headers: { accept: 'application/json' } });
+  const used = sessionStorage.getItem(TOKEN_KEY);
+  let r = await request(path, used);
+  if (r.status === 401 || r.status === 403) {
+    // several routes load at once: the first to fail asks (prompt blocks), the others reuse the answer
+    let token = sessionStorage.getItem(TOKEN_KEY);
+    if (token === used) {
+      token =
+        window.prompt(`This server needs a token with the read scope (HTTP ${r.status})`)?.trim() || null;
+      if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    }
+    if (token && token !== used) r = await request(path, token);
+  }
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
   return (await r.json()) as T;
 }
