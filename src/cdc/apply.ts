@@ -51,30 +51,54 @@ export async function applyChanges(
   await store.ensureTables(source);
   return transaction(async () => {
     const before = await store.position(source);
+    // Each change's keys, computed once: [before key, its string, after key, its string].
     const keys = new Map<string, StoredValue[]>();
-    for (const c of sorted) {
-      for (const img of [c.before, c.after]) {
-        const k = img ? keyOf(source, img) : undefined;
-        if (k) keys.set(keyString(k), k);
-      }
+    const changeKeys: ChangeKeys[] = new Array(sorted.length);
+    for (let i = 0; i < sorted.length; i++) {
+      const c = sorted[i] as CdcChange;
+      const bk = c.before ? keyOf(source, c.before) : undefined;
+      const ak = c.after ? keyOf(source, c.after) : undefined;
+      const bs = bk ? keyString(bk) : undefined;
+      const as = ak ? keyString(ak) : undefined;
+      if (bk && bs !== undefined && !keys.has(bs)) keys.set(bs, bk);
+      if (ak && as !== undefined && !keys.has(as)) keys.set(as, ak);
+      changeKeys[i] = { bk, bs, ak, as };
     }
     const states = await store.keyStates(source, [...keys.values()]);
-    const rows = await store.currentRows(source, [...keys.values()]);
+    // Current rows are read only for keys a change of the batch may apply to (a change below its
+    // key's stored LSN is skipped): on a replay, none.
+    const live = new Map<string, StoredValue[]>();
+    for (let i = 0; i < sorted.length; i++) {
+      const lsn = (sorted[i] as CdcChange).lsn;
+      const { bs, as } = changeKeys[i] as ChangeKeys;
+      for (const ks of [bs, as]) {
+        if (ks === undefined || live.has(ks)) continue;
+        const st = states.get(ks);
+        if (!st || lsn > st.lastLsn) live.set(ks, keys.get(ks) as StoredValue[]);
+      }
+    }
+    const rows = await store.currentRows(source, [...live.values()]);
     const p: Pending = { closes: [], history: [], touched: new Map(), current: new Map() };
     const openInBatch = new Map<string, HistoryRow>();
     const inBatch = new Set<string>();
     let applied = 0;
     let skipped = 0;
 
-    const record = (key: StoredValue[], op: CdcChange['op'], image: CdcRow | null, c: CdcChange): boolean => {
-      const ks = keyString(key);
+    const record = (
+      key: StoredValue[],
+      ks: string,
+      op: CdcChange['op'],
+      image: CdcRow | null,
+      c: CdcChange,
+    ): boolean => {
       const st: KeyState | undefined = states.get(ks);
       // Equal positions: several changes of one transaction share its commit LSN (PostgreSQL), so an
       // equal LSN is a replay only when it was stored by an earlier batch.
       if (st && (c.lsn < st.lastLsn || (c.lsn === st.lastLsn && !inBatch.has(ks)))) return false;
       const validFromMs = Math.max(c.tsMs, st?.lastValidFromMs ?? c.tsMs);
       const validFrom = formatInstant(validFromMs);
-      const prev = p.current.has(ks) ? (p.current.get(ks)?.row ?? null) : (rows.get(ks) ?? null);
+      const inCurrent = p.current.get(ks);
+      const prev = inCurrent ? inCurrent.row : (rows.get(ks) ?? null);
       const row = merge(source, image, prev);
       const open = openInBatch.get(ks);
       if (open) open.validTo = validFrom;
@@ -89,19 +113,19 @@ export async function applyChanges(
       return true;
     };
 
-    for (const c of sorted) {
+    for (let i = 0; i < sorted.length; i++) {
+      const c = sorted[i] as CdcChange;
+      const { bk, bs, ak, as } = changeKeys[i] as ChangeKeys;
       let done: boolean;
       if (c.op === 'd') {
-        done = record(keyOf(source, c.before as CdcRow) as StoredValue[], 'd', c.before, c);
+        done = record(bk as StoredValue[], bs as string, 'd', c.before, c);
       } else {
-        const newKey = keyOf(source, c.after as CdcRow) as StoredValue[];
-        const oldKey = c.op === 'u' && c.before ? keyOf(source, c.before) : undefined;
         // An update of the primary key: the old key ends (a delete), the new key starts.
-        if (oldKey && keyString(oldKey) !== keyString(newKey)) {
-          const old = rows.get(keyString(oldKey)) ?? null;
-          record(oldKey, 'd', c.before ?? toCells(old), c);
+        if (c.op === 'u' && bk && bs !== as) {
+          const old = rows.get(bs as string) ?? null;
+          record(bk, bs as string, 'd', c.before ?? toCells(old), c);
         }
-        done = record(newKey, c.op, c.after, c);
+        done = record(ak as StoredValue[], as as string, c.op, c.after, c);
       }
       if (done) applied++;
       else skipped++;
@@ -125,6 +149,13 @@ export async function applyChanges(
     });
     return { received: sorted.length, applied, skipped, position };
   });
+}
+
+interface ChangeKeys {
+  bk: StoredValue[] | undefined;
+  bs: string | undefined;
+  ak: StoredValue[] | undefined;
+  as: string | undefined;
 }
 
 /** The key values of an image, or undefined when a key column is missing from it. */

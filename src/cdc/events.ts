@@ -60,14 +60,11 @@ export function coerceValue(
   timezone: string,
 ): CdcCell {
   if (raw === undefined || raw === DEBEZIUM_UNAVAILABLE) return UNCHANGED;
+  // The common cases first, without allocating.
+  if (type === 'string' && typeof raw === 'string') return raw;
+  if (type === 'int' && typeof raw === 'number' && Number.isSafeInteger(raw)) return raw;
   if (raw === null) return null;
-  const bad = (): AsofError =>
-    new AsofError(
-      'contract',
-      `${origin}: value ${JSON.stringify(raw)} is not a ${type}`,
-      { dataColumn: column },
-      'fix the contract in cdc.<source>.columns or the producer',
-    );
+  const bad = (): AsofError => badValue(raw, type, column, origin);
   switch (type) {
     case 'string':
       if (typeof raw === 'string') return raw;
@@ -107,6 +104,27 @@ export function coerceValue(
   }
 }
 
+function badValue(raw: unknown, type: ColumnType, column: string, origin: string): AsofError {
+  return new AsofError(
+    'contract',
+    `${origin}: value ${JSON.stringify(raw)} is not a ${type}`,
+    { dataColumn: column },
+    'fix the contract in cdc.<source>.columns or the producer',
+  );
+}
+
+const columnLists = new WeakMap<CdcSource['columns'], [string, ColumnType][]>();
+
+/** The contract's columns as a list, computed once per source. */
+function columnList(source: CdcSource): [string, ColumnType][] {
+  let l = columnLists.get(source.columns);
+  if (!l) {
+    l = Object.entries(source.columns);
+    columnLists.set(source.columns, l);
+  }
+  return l;
+}
+
 /** A row image from a log with the contract applied; columns outside the contract are ignored. */
 export function coerceRow(
   raw: Record<string, unknown>,
@@ -115,10 +133,23 @@ export function coerceRow(
   timezone: string,
 ): CdcRow {
   const row: CdcRow = {};
-  for (const [col, type] of Object.entries(source.columns)) {
+  for (const [col, type] of columnList(source)) {
     row[col] = coerceValue(raw[col], type, col, origin, timezone);
   }
   return row;
+}
+
+function rowImage(
+  payload: Record<string, unknown>,
+  k: 'before' | 'after',
+  source: CdcSource,
+  origin: string,
+  timezone: string,
+): CdcRow | null {
+  const v = payload[k];
+  if (v === null || v === undefined) return null;
+  if (!isObject(v)) throw invalid(origin, `'${k}' must be an object or null`);
+  return coerceRow(v, source, origin, timezone);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -153,14 +184,8 @@ export function parseDebeziumEnvelope(
     throw invalid(origin, "no commit time: need 'source.ts_ms' or 'ts_ms' (epoch milliseconds)");
   }
   const tx = isObject(payload.transaction) ? payload.transaction.id : (src.txId ?? src.xid);
-  const image = (k: 'before' | 'after'): CdcRow | null => {
-    const v = payload[k];
-    if (v === null || v === undefined) return null;
-    if (!isObject(v)) throw invalid(origin, `'${k}' must be an object or null`);
-    return coerceRow(v, source, origin, timezone);
-  };
-  const before = image('before');
-  const after = image('after');
+  const before = rowImage(payload, 'before', source, origin, timezone);
+  const after = rowImage(payload, 'after', source, origin, timezone);
   if (op === 'd' ? before === null : after === null) {
     throw invalid(origin, op === 'd' ? "a delete ('d') needs 'before'" : `op '${op}' needs 'after'`);
   }

@@ -75,10 +75,17 @@ export class CdcStore {
 
   private jsonl(records: Record<string, unknown>[]): string {
     const file = path.join(this.tmp, `b${this.seq++}.jsonl`);
-    writeFileSync(
-      file,
-      records.map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).join('\n'),
-    );
+    // Callers pass bigints as strings: a replacer function would run once per value.
+    let text = '';
+    for (const r of records) text += `${JSON.stringify(r)}\n`;
+    writeFileSync(file, text);
+    return file;
+  }
+
+  /** Writes prebuilt JSON lines (one per record) to a batch file. */
+  private jsonText(text: string): string {
+    const file = path.join(this.tmp, `b${this.seq++}.jsonl`);
+    writeFileSync(file, text);
     return file;
   }
 
@@ -193,16 +200,21 @@ export class CdcStore {
          WHERE ${keyMatch('h', 'c')} AND h.valid_to = 'infinity'::TIMESTAMPTZ`,
       );
     }
+    // The batch files are built as text (no intermediate objects): the rows of a large batch.
+    const fields = names.map((c) => `${JSON.stringify(c)}:`);
+    const rowJson = (row: StoredRow): string => {
+      let t = '{';
+      for (let i = 0; i < names.length; i++) {
+        t += `${fields[i]}${JSON.stringify(row[names[i] as string] ?? null)},`;
+      }
+      return t;
+    };
     if (w.history.length > 0) {
-      const file = this.jsonl(
-        w.history.map((h) => ({
-          ...h.row,
-          __valid_from: h.validFrom,
-          __valid_to: h.validTo,
-          __op: h.op,
-          __lsn: h.lsn,
-        })),
-      );
+      let text = '';
+      for (const h of w.history) {
+        text += `${rowJson(h.row)}"__valid_from":${JSON.stringify(h.validFrom)},"__valid_to":${JSON.stringify(h.validTo)},"__op":${JSON.stringify(h.op)},"__lsn":"${h.lsn.toString()}"}\n`;
+      }
+      const file = this.jsonText(text);
       const src = this.readJson(file, {
         ...typed,
         __valid_from: 'TIMESTAMPTZ',
@@ -222,7 +234,9 @@ export class CdcStore {
       );
     }
     if (w.current.length > 0) {
-      const file = this.jsonl(w.current.map((c) => ({ ...c.row, __lsn: c.lsn })));
+      let text = '';
+      for (const c of w.current) text += `${rowJson(c.row)}"__lsn":"${c.lsn.toString()}"}\n`;
+      const file = this.jsonText(text);
       await this.conn.run(
         `INSERT INTO ${cur(s)} (${[...names.map(quoteIdent), 'lsn'].join(', ')})
          SELECT ${names.map(quoteIdent).join(', ')}, CAST(__lsn AS UBIGINT) FROM ${this.readJson(file, { ...typed, __lsn: 'VARCHAR' })}`,
@@ -303,8 +317,13 @@ function fromDb(v: unknown, t: ColumnType): StoredValue {
   return String(v);
 }
 
+/**
+ * A map key for a primary key. A one-column string key is itself: a source's key columns have one
+ * type, so it never meets the JSON form of another key of the same source.
+ */
 export function keyString(key: StoredValue[]): string {
-  return JSON.stringify(key);
+  const v = key[0];
+  return key.length === 1 && typeof v === 'string' ? v : JSON.stringify(key);
 }
 
 /**
