@@ -2,6 +2,7 @@
 // features as they were just before its time (exact), or from the latest published partition.
 
 import { type Command, Option } from 'commander';
+import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
 import { loadProject } from '../pipeline/project.js';
 import { trainingSet } from '../pipeline/training-set.js';
 import type { TrainingSetMode } from '../plan/training-set.js';
@@ -25,6 +26,12 @@ export function registerTrainingSet(program: Command): void {
         new Option('--mode <mode>', 'exact times, or the latest published partition at or before t')
           .choices(['exact', 'partitions'])
           .default('exact'),
+      )
+      .addOption(
+        new Option(
+          '--engine <engine>',
+          "the engine computing exact features (default: the spec's engine, else duckdb)",
+        ).choices(ENGINE_TYPES),
       ),
   ).action(
     async (opts: {
@@ -35,10 +42,12 @@ export function registerTrainingSet(program: Command): void {
       fullNames?: boolean;
       ignoreArrival?: boolean;
       mode: TrainingSetMode;
+      engine?: EngineType;
       project: string;
     }) => {
       const project = await loadProject(opts.project);
-      const r = await trainingSet(project, { ...opts, labels: opts.labels, log: stderrLogger });
+      const { engine, ...rest } = opts;
+      const r = await trainingSet(project, { ...rest, engineType: engine, log: stderrLogger });
       process.stdout.write(
         `wrote ${r.rows} rows x ${r.columns.length} columns to ${r.out} in ${(r.durationMs / 1000).toFixed(2)} s\n`,
       );

@@ -2,6 +2,7 @@
 // Shared code asks `engine.supports.x`, never the engine's name.
 
 import type { BackfillChunkPlan } from '../plan/backfill.js';
+import type { TrainingViewPlan } from '../plan/training-set.js';
 import type { ViewBuildPlan } from '../plan/view-build.js';
 import type { Source } from '../spec/project.js';
 import type { ColumnType } from '../types.js';
@@ -39,6 +40,8 @@ export interface Engine {
     compileOffline: boolean;
     /** Computes a whole backfill chunk in one job and writes one file per date (backfillChunk). */
     backfillChunks?: boolean;
+    /** Computes exact training-set features of a view for points in a file (trainingFeatures). */
+    trainingSets?: boolean;
   };
   /** Entity key columns that must not be null, per source (set by the pipeline before loading). */
   nonNullKeys: Record<string, string[]>;
@@ -68,6 +71,17 @@ export interface Engine {
    * (rows sorted by the entity keys, the columns `asof build` writes); the caller swaps each in.
    */
   backfillChunk?(plan: BackfillChunkPlan, dir: string): Promise<BackfillChunkOutput>;
+  /**
+   * Exact training-set features of one view (its source loaded) for the points in the Parquet file
+   * `pointsFile` (columns __pid, __k0.., __t: entity keys in the source's key types, label instant):
+   * writes one row per point (__pid, then each feature's output column) as Parquet files under `dir`.
+   */
+  trainingFeatures?(
+    view: TrainingViewPlan,
+    timezone: string,
+    pointsFile: string,
+    dir: string,
+  ): Promise<string[]>;
   close(): Promise<void>;
 }
 

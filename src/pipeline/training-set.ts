@@ -2,7 +2,8 @@
 // each view's features as of every label time (exact, or from published partitions), write the
 // label rows back in order with their features; the audit samples rows and checks provenance.
 
-import { existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
 import {
@@ -24,7 +25,9 @@ import {
   rowsPerPointSql,
   sampleLabelsSql,
 } from '../engines/duckdb/training-set-sql.js';
-import { quoteIdent } from '../engines/duckdb/types.js';
+import { quoteIdent, stringLiteral } from '../engines/duckdb/types.js';
+import type { Engine } from '../engines/engine.js';
+import { type EngineType, openEngine } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { planTrainingSet, type TrainingSetMode, type TrainingSetPlan } from '../plan/training-set.js';
 import type { Project } from '../spec/project.js';
@@ -54,6 +57,14 @@ export interface TrainingSetOptions extends LabelsOptions {
   runningTotals?: boolean;
   log?: Logger;
   engine?: { threads?: number; memoryLimit?: string };
+  /**
+   * The engine that computes exact features (default: the spec's engine). One that does not
+   * support training sets leaves them to the embedded engine, which always reads the labels and
+   * writes the output.
+   */
+  engineType?: EngineType;
+  /** An open engine to compute the features on (tests share one session); not closed here. */
+  using?: Engine;
 }
 
 export interface TrainingSetResult {
@@ -199,7 +210,9 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
       return r;
     };
   }
+  let features: Engine | undefined;
   try {
+    features = await featureEngine(project, opts);
     const plan = await loadLabels(project, engine, opts);
     const perView: string[] = [];
     const phases = { loadMs: 0, featuresMs: 0, writeMs: 0 };
@@ -209,6 +222,14 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
       phases[phase] += now - mark;
       mark = now;
     };
+    if (plan.mode === 'partitions' && features) {
+      throw new AsofError(
+        'usage',
+        `--mode partitions reads the published partitions; --engine ${features.name} computes exact training sets only`,
+        {},
+        'leave out --engine, or use --mode exact',
+      );
+    }
     if (plan.mode === 'partitions') {
       for (const [i, vp] of plan.views.entries()) {
         const parts = publishedPartitions(project, plan, i);
@@ -226,6 +247,20 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
       }
       lap('featuresMs');
       await engine.query(copyToSql(assembleSql(plan, perView, false), out, format));
+      lap('writeMs');
+    } else if (features) {
+      const on = features;
+      await loadSources(
+        project,
+        plan.views.map((v) => v.view),
+        on,
+      );
+      lap('loadMs');
+      for (const [i, vp] of plan.views.entries()) {
+        perView.push(await featuresOn(on, engine, vp, plan.timezone, i, out));
+      }
+      lap('featuresMs');
+      await engine.query(copyToSql(assembleSql(plan, perView, true), out, format));
       lap('writeMs');
     } else {
       await loadSources(
@@ -266,6 +301,56 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
     return { rows, columns, out, durationMs: performance.now() - t0, phases };
   } finally {
     await engine.close();
+    if (features && features !== opts.using) await features.close();
+  }
+}
+
+/** The engine asked for (option, else the spec's), when it computes training sets; else undefined. */
+async function featureEngine(project: Project, opts: TrainingSetOptions): Promise<Engine | undefined> {
+  // Published partitions are read by the embedded engine, whatever engine the spec names.
+  if (opts.mode === 'partitions' && !opts.engineType && !opts.using) return undefined;
+  const opened =
+    opts.using ??
+    (opts.engineType || project.engine ? await openEngine(project.engine, opts.engineType) : undefined);
+  if (!opened || (opened.supports.trainingSets && opened.trainingFeatures)) return opened;
+  if (opened !== opts.using) await opened.close();
+  return undefined;
+}
+
+/**
+ * One view's features computed on `features`: the view's points (made by the embedded engine, with
+ * the label rules) go over as a Parquet file beside the output, the per-point features come back
+ * and are joined to the points. The folder is removed after; a run killed halfway leaves it.
+ */
+async function featuresOn(
+  features: Engine,
+  engine: DuckDbEngine,
+  vp: TrainingSetPlan['views'][number],
+  timezone: string,
+  i: number,
+  out: string,
+): Promise<string> {
+  if (!features.trainingFeatures) throw new Error(`engine ${features.name} cannot compute training sets`);
+  const points = quoteIdent(`__pts_${i}`);
+  await engine.query(`CREATE OR REPLACE TEMP TABLE ${points} AS ${pointsSql(vp, timezone)}`);
+  const scratch = path.join(path.dirname(out), `.${path.basename(out)}.${randomUUID().slice(0, 8)}`);
+  mkdirSync(scratch, { recursive: true });
+  try {
+    const pointsFile = path.join(scratch, 'points.parquet');
+    const keys = vp.view.keys.map((_, k) => quoteIdent(`__k${k}`));
+    const pointCols = [quoteIdent('__pid'), ...keys, quoteIdent('__t')];
+    await engine.query(
+      `COPY (SELECT ${pointCols.join(', ')} FROM ${points}) TO ${stringLiteral(pointsFile)} (FORMAT parquet)`,
+    );
+    const files = await features.trainingFeatures(vp, timezone, pointsFile, path.join(scratch, 'features'));
+    const table = quoteIdent(`__feat_${i}`);
+    const cols = vp.features.map((tf) => `f.${quoteIdent(tf.output)}`);
+    await engine.query(`CREATE OR REPLACE TEMP TABLE ${table} AS
+      SELECT ${[...keys, quoteIdent('__t')].map((c) => `p.${c}`).join(', ')}, ${cols.join(', ')}
+      FROM ${points} p LEFT JOIN read_parquet([${files.map(stringLiteral).join(', ')}]) f ON f.${quoteIdent('__pid')} = p.${quoteIdent('__pid')}`);
+    return table;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

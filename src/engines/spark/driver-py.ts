@@ -140,6 +140,25 @@ def op_backfill_chunk(job):
     return {"columns": columns, "files": files, "rows": {d: counts.get(d, 0) for d in job["dates"]}}
 
 
+def op_training_features(job):
+    """A training set's per-point features: the points Parquet file as a temp view, the query
+    written as Parquet files under dir (at least one, with the schema, even when empty)."""
+    spark.read.parquet(job["points"]).createOrReplaceTempView(job["view"])
+    target = job["dir"]
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        df = spark.sql(job["sql"])
+        df.write.mode("overwrite").option("compression", "zstd").parquet(target)
+        parts = sorted(glob.glob(os.path.join(target, "part-*.parquet")))
+        if not parts:
+            shutil.rmtree(target, ignore_errors=True)
+            df.limit(0).coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(target)
+            parts = sorted(glob.glob(os.path.join(target, "part-*.parquet")))
+    finally:
+        spark.catalog.dropTempView(job["view"])
+    return {"files": parts}
+
+
 def op_drop(job):
     df = cached.pop(job["name"], None)
     if df is not None:
@@ -148,7 +167,7 @@ def op_drop(job):
     return {}
 
 
-OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "backfill_chunk": op_backfill_chunk, "drop": op_drop}
+OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "backfill_chunk": op_backfill_chunk, "training_features": op_training_features, "drop": op_drop}
 
 out.write(json.dumps({"id": 0, "ok": True, "version": spark.version}) + "\n")
 for line in sys.stdin:

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AsofError } from '../../errors.js';
 import type { BackfillChunkPlan } from '../../plan/backfill.js';
+import type { TrainingViewPlan } from '../../plan/training-set.js';
 import type { ViewBuildPlan } from '../../plan/view-build.js';
 import type { Source } from '../../spec/project.js';
 import type { BackfillChunkOutput, Engine, LoadedSource, QueryResult, SourceFile } from '../engine.js';
@@ -15,6 +16,7 @@ import { sparkBackfillChunkSql } from './backfill-sql.js';
 import { sparkIdent } from './dialect.js';
 import { DRIVER_PY } from './driver-py.js';
 import { loadSparkSource, type SparkJobs } from './sources.js';
+import { sparkTrainingFeaturesSql } from './training-set-sql.js';
 import { sparkViewBuildSql } from './view-sql.js';
 
 export interface SparkOptions {
@@ -67,7 +69,7 @@ const MANIFEST_TYPES: Record<string, string> = {
 
 export class SparkEngine implements Engine, SparkJobs {
   readonly name = 'spark';
-  readonly supports = { compileOffline: true, backfillChunks: true };
+  readonly supports = { compileOffline: true, backfillChunks: true, trainingSets: true };
   nonNullKeys: Record<string, string[]> = {};
   private nextId = 1;
   private readonly pending = new Map<number, (r: Reply) => void>();
@@ -216,6 +218,23 @@ export class SparkEngine implements Engine, SparkJobs {
       files: new Map(Object.entries(r.files as Record<string, string>)),
       rows: new Map(Object.entries(r.rows as Record<string, number>).map(([d, n]) => [d, Number(n)])),
     };
+  }
+
+  /** One Spark job per view: the points file range-joined to the view's rows, written under dir. */
+  async trainingFeatures(
+    view: TrainingViewPlan,
+    timezone: string,
+    pointsFile: string,
+    dir: string,
+  ): Promise<string[]> {
+    const points = '__points';
+    const r = await this.job('training_features', {
+      points: pointsFile,
+      view: points,
+      sql: sparkTrainingFeaturesSql(view, timezone, points),
+      dir,
+    });
+    return r.files as string[];
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ export function sparkSourceTable(sourceName: string): string {
 /** Name of the hidden column holding each row's event instant. */
 export const TS_COLUMN = '__ts';
 
-interface AggSql {
+export interface AggSql {
   kind: AggKind;
   value: string | undefined;
   inWindow: string;
@@ -25,7 +25,7 @@ interface AggSql {
   resultType: ColumnType;
 }
 
-function aggregateSql(a: AggSql): string {
+export function aggregateSql(a: AggSql): string {
   const v = a.value;
   const notNull = v === undefined ? a.inWindow : `${a.inWindow} AND ${v} IS NOT NULL`;
   const filter = (cond: string) => `FILTER (WHERE ${cond})`;
