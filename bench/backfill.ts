@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { DuckDbEngine } from '../src/engines/duckdb/engine.js';
+import { duckDbOptions } from '../src/engines/open.js';
 import { generate } from '../src/gen/index.js';
 import { backfill } from '../src/pipeline/backfill.js';
 import { buildPartition, loadSources } from '../src/pipeline/build.js';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     'chunk-days': { type: 'string', default: '31' },
     'skip-naive': { type: 'boolean', default: false },
     data: { type: 'string' },
+    /** The spec's engine.memory_limit, applied to both sides alike (default: DuckDB's own). */
+    'memory-limit': { type: 'string' },
     phase: { type: 'string' },
   },
 });
@@ -41,7 +44,11 @@ const dates = dateRange(addDays(END, 1 - Number(values.dates)), END);
 const VIEW = BENCH_VIEW;
 
 async function runPhase(dir: string, phase: 'backfill' | 'naive'): Promise<void> {
-  const project = await loadProject(dir);
+  const loaded0 = await loadProject(dir);
+  const memoryLimit = values['memory-limit'];
+  const project = memoryLimit
+    ? { ...loaded0, engine: { ...(loaded0.engine ?? { type: 'duckdb' as const }), memoryLimit } }
+    : loaded0;
   const t0 = performance.now();
   let loaded = t0;
   let rows = 0;
@@ -59,7 +66,7 @@ async function runPhase(dir: string, phase: 'backfill' | 'naive'): Promise<void>
     rows = r.built.reduce((n, b) => n + b.rowsWritten, 0);
   } else {
     const view = project.views.bench!;
-    const engine = await DuckDbEngine.open();
+    const engine = await DuckDbEngine.open(duckDbOptions(project.engine));
     try {
       const source = (await loadSources(project, [view], engine)).get(view.source)!;
       loaded = performance.now();

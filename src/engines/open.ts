@@ -15,5 +15,16 @@ export async function openEngine(
 ): Promise<Engine> {
   const type = override ?? settings?.type ?? 'duckdb';
   if (type === 'spark') return SparkEngine.open({ master: settings?.master, conf: settings?.conf });
-  return DuckDbEngine.open();
+  return DuckDbEngine.open(duckDbOptions(settings));
+}
+
+/** The spec's DuckDB settings (memory cap, threads) for batch runs. */
+export function duckDbOptions(settings: EngineSettings | undefined): {
+  memoryLimit?: string;
+  threads?: number;
+} {
+  return {
+    ...(settings?.memoryLimit ? { memoryLimit: settings.memoryLimit } : {}),
+    ...(settings?.threads ? { threads: settings.threads } : {}),
+  };
 }

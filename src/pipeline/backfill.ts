@@ -10,7 +10,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { dropChunk, materializeChunk, writeChunkDate } from '../engines/duckdb/backfill.js';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
 import type { Engine, LoadedSource } from '../engines/engine.js';
-import { type EngineType, openEngine } from '../engines/open.js';
+import { duckDbOptions, type EngineType, openEngine } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { chunkDates, planBackfillChunk } from '../plan/backfill.js';
 import type { Project, View } from '../spec/project.js';
@@ -207,7 +207,10 @@ export async function backfill(project: Project, opts: BackfillOptions): Promise
         built,
       );
     } else if (busyViews.length > 0) {
-      engine = chosen instanceof DuckDbEngine && !opts.using ? chosen : await DuckDbEngine.open();
+      engine =
+        chosen instanceof DuckDbEngine && !opts.using
+          ? chosen
+          : await DuckDbEngine.open(duckDbOptions(project.engine));
       const sources = await loadStable(project, busyViews, engine);
       opts.onSourcesLoaded?.();
       for (let i = 0; i < jobs; i++) writers.push(await engine.connect());

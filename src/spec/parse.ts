@@ -149,7 +149,13 @@ export function normalizeProject(input: unknown, origin: Origin): Project {
     views,
     schedule: spec.schedule,
     notify: spec.notify,
-    engine: spec.engine,
+    engine: spec.engine && {
+      type: spec.engine.type,
+      ...(spec.engine.master !== undefined ? { master: spec.engine.master } : {}),
+      ...(spec.engine.conf !== undefined ? { conf: spec.engine.conf } : {}),
+      ...(spec.engine.memory_limit !== undefined ? { memoryLimit: spec.engine.memory_limit } : {}),
+      ...(spec.engine.threads !== undefined ? { threads: spec.engine.threads } : {}),
+    },
     cdc,
     serve: spec.serve
       ? {

@@ -137,4 +137,8 @@ export interface EngineSettings {
   master?: string;
   /** Extra Spark configuration. */
   conf?: Record<string, string | number | boolean>;
+  /** DuckDB's memory cap for batch runs (`memory_limit`, e.g. '2GB'); DuckDB's default otherwise. */
+  memoryLimit?: string;
+  /** DuckDB worker threads for batch runs. */
+  threads?: number;
 }

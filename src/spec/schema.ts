@@ -118,6 +118,13 @@ export const projectSchema = z.strictObject({
       type: z.enum(['duckdb', 'spark']).default('duckdb'),
       master: z.string().min(1).optional(),
       conf: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+      /** DuckDB's memory cap for batch runs (e.g. 2GB); beyond it DuckDB spills to disk. */
+      memory_limit: z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 2GB or 512MiB')
+        .optional(),
+      /** DuckDB worker threads for batch runs (default: one per core). */
+      threads: z.number().int().min(1).max(1024).optional(),
     })
     .optional(),
   /** Where raw loads and models live (spec/elt.ts); the embedded DuckDB file storage.warehouse by default. */
