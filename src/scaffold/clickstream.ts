@@ -1,6 +1,6 @@
 // The mission's ELT example shipped by `asof demo`: raw clickstream JSON -> refined.clicks (parsed,
 // typed, deduplicated) -> refined.sessions (30-minute inactivity gap) -> features.user_active_24h.
-// test/fixtures/clickstream/models holds the same files (test/cli/demo.test.ts keeps them equal).
+// The ELT tests run these same models (test/support/clickstream.ts): one copy.
 
 /** models/<path> -> its SQL text, in dependency order. */
 export const CLICKSTREAM_MODELS: Readonly<Record<string, string>> = {

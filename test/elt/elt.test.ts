@@ -2,14 +2,13 @@
 // dependency order, sessionization on crafted clicks, plan/build of exactly what a change affects,
 // a failing model test blocking downstream, and errors naming the model file and line.
 
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyClickstreamProject } from '../support/clickstream.js';
 import { type PostgresServer, startPostgres } from '../support/postgres.js';
-import { REPO_ROOT, runCli, tempDir } from '../support/project.js';
-
-const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'clickstream');
+import { runCli, tempDir } from '../support/project.js';
 
 let server: PostgresServer | undefined;
 
@@ -23,7 +22,7 @@ afterAll(async () => {
 
 async function project(warehouse: 'duckdb' | 'postgres'): Promise<string> {
   const dir = path.join(tempDir('asof-elt-'), 'clickstream');
-  cpSync(FIXTURE, dir, { recursive: true });
+  copyClickstreamProject(dir);
   if (warehouse === 'postgres') {
     if (!server) throw new Error('no server');
     const db = `elt_${Math.random().toString(36).slice(2, 10)}`;

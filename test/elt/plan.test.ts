@@ -5,7 +5,7 @@
 // are swapped into the lake atomically (a failed date keeps its previous partition).
 
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,10 +13,10 @@ import { loadRaw } from '../../src/elt/load.js';
 import { backfillRange, planRange } from '../../src/pipeline/plan-all.js';
 import { loadProject } from '../../src/pipeline/project.js';
 import { readModelsState } from '../../src/storage/meta/models.js';
+import { copyClickstreamProject } from '../support/clickstream.js';
 import { type PostgresServer, startPostgres } from '../support/postgres.js';
-import { REPO_ROOT, runCli, tempDir } from '../support/project.js';
+import { runCli, tempDir } from '../support/project.js';
 
-const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'clickstream');
 const D1 = '2025-03-01';
 const D2 = '2025-03-02';
 
@@ -36,7 +36,7 @@ afterAll(async () => {
  */
 async function project(warehouse: 'duckdb' | 'postgres'): Promise<string> {
   const dir = path.join(tempDir('asof-plan-'), 'clickstream');
-  cpSync(FIXTURE, dir, { recursive: true });
+  copyClickstreamProject(dir);
   let spec = readFileSync(path.join(dir, 'asof.yaml'), 'utf8');
   spec += [
     '  page_views:',
