@@ -13,7 +13,15 @@ import { loadProject } from '../../src/pipeline/project.js';
 import { showPartition } from '../../src/pipeline/show.js';
 import { readManifest } from '../../src/storage/lake/manifest.js';
 import { partitionDir } from '../../src/storage/lake/paths.js';
-import { addDays, dateRange } from '../../src/time/index.js';
+import { dateRange } from '../../src/time/index.js';
+import {
+  type BackfillCase,
+  type BackfillCaseOptions,
+  backfillCaseArb,
+  backfillCaseDates,
+  backfillCaseFiles,
+  closeEnough,
+} from '../support/backfill-cases.js';
 import { type Obj, toObjects } from '../support/build.js';
 import { makeProject, runCli, spec, tempDir } from '../support/project.js';
 
@@ -64,13 +72,6 @@ async function backfillOn(
   return { offline, partitions };
 }
 
-function close(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') {
-    return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-  }
-  return a === b;
-}
-
 /** Where the Spark lake differs from DuckDB's, or undefined. */
 function difference(duck: Lake, sp: Lake): string | undefined {
   for (const [d, want] of duck.partitions) {
@@ -86,7 +87,7 @@ function difference(duck: Lake, sp: Lake): string | undefined {
       const g = got.rows[i] ?? {};
       const w = want.rows[i] ?? {};
       for (const k of Object.keys(w)) {
-        if (!close(g[k], w[k]))
+        if (!closeEnough(g[k], w[k]))
           return `${d} row ${i} (${String(w.user_id)}) ${k}: spark ${JSON.stringify(g[k])}, duckdb ${JSON.stringify(w[k])}`;
       }
     }
@@ -165,8 +166,7 @@ describe('asof backfill on Spark', () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const dir = makeProject(projectFiles(c));
-        const first = addDays(c.start, c.firstDate);
-        const dates = dateRange(first, addDays(first, c.dates - 1));
+        const dates = backfillCaseDates(c);
         const duck = await backfillOn('duckdb', dir, dates, c.chunkDays);
         const sp = await backfillOn('spark', dir, dates, c.chunkDays);
         const diff = difference(duck, sp);
@@ -203,88 +203,11 @@ describe('asof backfill on Spark', () => {
   }, 240_000);
 });
 
-// Random cases: every kind, Nh / Nd / all windows, both cutoffs, a filter, DST time zones.
-const WINDOWS = ['1h', '5h', '24h', '36h', '1d', '2d', '7d', 'all'];
-const FEATURES: Record<string, string[]> = {
-  count: ['', 'amount'],
-  sum: ['amount', 'qty', 'amount * qty'],
-  avg: ['amount', 'qty'],
-  min: ['amount', 'qty', 'cat', 'event_ts'],
-  max: ['amount', 'qty', 'cat', 'event_ts'],
-  exists: [''],
-  count_distinct: ['cat', 'qty'],
-  last: ['amount', 'cat', 'qty'],
-  first: ['amount', 'cat', 'qty'],
-  stddev: ['amount', 'qty'],
-  days_since_last: [''],
-  as_of: ['amount', 'cat'],
+// Hundredths are not exact in binary: floating sums may differ in the last bits (1e-9 relative).
+const CASES: BackfillCaseOptions = {
+  maxFeatures: 6,
+  amount: { min: -4000, max: 40000, divisor: 100 },
+  sumExpression: 'amount * qty',
 };
-
-const featureArb = fc.record({
-  agg: fc.constantFrom(...Object.keys(FEATURES)),
-  pick: fc.nat(10),
-  window: fc.constantFrom(...WINDOWS),
-});
-
-const rowArb = fc.record({
-  user: fc.nat(5),
-  day: fc.nat(13),
-  minute: fc.oneof(fc.constantFrom(0, 1, 60, 719, 720, 1439), fc.nat(1439)),
-  amount: fc.option(fc.integer({ min: -4000, max: 40000 }), { freq: 6 }),
-  qty: fc.option(fc.integer({ min: -3, max: 9 }), { freq: 6 }),
-  cat: fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { freq: 6 }),
-  ok: fc.boolean(),
-});
-
-const caseArb = fc.record({
-  timezone: fc.constantFrom('UTC', 'America/New_York', 'Europe/Paris', 'Australia/Lord_Howe'),
-  start: fc.constantFrom('2025-03-03', '2025-03-27', '2025-10-22', '2025-03-31'),
-  cutoff: fc.constantFrom('end_of_day' as const, 'start_of_day' as const),
-  filtered: fc.boolean(),
-  features: fc.array(featureArb, { minLength: 1, maxLength: 6 }),
-  rows: fc.array(rowArb, { minLength: 1, maxLength: 60 }),
-  firstDate: fc.integer({ min: 2, max: 8 }),
-  dates: fc.integer({ min: 1, max: 6 }),
-  chunkDays: fc.integer({ min: 1, max: 4 }),
-});
-
-type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
-
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-function projectFiles(c: Case): Record<string, string> {
-  const features: Record<string, string> = {};
-  c.features.forEach((f, i) => {
-    const cols = FEATURES[f.agg] ?? [''];
-    const col = cols[f.pick % cols.length] ?? '';
-    const column = col === '' ? '' : `, column: ${JSON.stringify(col)}`;
-    features[`f${i}_${f.agg}`] = `{ agg: ${f.agg}${column}, window: ${f.window} }`;
-  });
-  const lines = ['user_id,event_ts,amount,qty,cat,status'];
-  for (const r of c.rows) {
-    const date = addDays(c.start, r.day);
-    const ts = `${date}T${pad(Math.floor(r.minute / 60))}:${pad(r.minute % 60)}:00`;
-    // Hundredths are not exact in binary: floating sums may differ in the last bits (1e-9 relative).
-    const amount = r.amount === null ? '' : String(r.amount / 100);
-    lines.push(`u${r.user},${ts},${amount},${r.qty ?? ''},${r.cat ?? ''},${r.ok ? 'success' : 'failed'}`);
-  }
-  return {
-    'asof.yaml': spec({
-      timezone: c.timezone,
-      columns: {
-        user_id: 'string',
-        event_ts: 'timestamp',
-        amount: 'double',
-        qty: 'int',
-        cat: 'string',
-        status: 'string',
-      },
-      cutoff: c.cutoff,
-      where: c.filtered ? "status = 'success'" : undefined,
-      features,
-    }),
-    'data/events.csv': `${lines.join('\n')}\n`,
-  };
-}
+const caseArb = backfillCaseArb(CASES);
+const projectFiles = (c: BackfillCase) => backfillCaseFiles(c, CASES);

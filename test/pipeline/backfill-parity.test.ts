@@ -10,106 +10,25 @@ import { loadProject } from '../../src/pipeline/project.js';
 import { showPartition } from '../../src/pipeline/show.js';
 import { readManifest } from '../../src/storage/lake/manifest.js';
 import { partitionDir } from '../../src/storage/lake/paths.js';
-import { addDays, dateRange } from '../../src/time/index.js';
+import {
+  type BackfillCase,
+  type BackfillCaseOptions,
+  backfillCaseArb,
+  backfillCaseDates,
+  backfillCaseFiles,
+  closeEnough,
+} from '../support/backfill-cases.js';
 import { type Obj, toObjects } from '../support/build.js';
-import { makeProject, spec } from '../support/project.js';
+import { makeProject } from '../support/project.js';
 
-const COLUMNS = {
-  user_id: 'string',
-  event_ts: 'timestamp',
-  amount: 'double',
-  qty: 'int',
-  cat: 'string',
-  status: 'string',
+// Quarters are exact in binary, so sums do not depend on the order of addition.
+const CASES: BackfillCaseOptions = {
+  maxFeatures: 5,
+  amount: { min: -40, max: 400, divisor: 4 },
+  sumExpression: 'qty * 2',
 };
-
-const WINDOWS = ['1h', '5h', '24h', '36h', '1d', '2d', '7d', 'all'];
-const FEATURES: Record<string, string[]> = {
-  count: ['', 'amount'],
-  sum: ['amount', 'qty', 'qty * 2'],
-  avg: ['amount', 'qty'],
-  min: ['amount', 'qty', 'cat', 'event_ts'],
-  max: ['amount', 'qty', 'cat', 'event_ts'],
-  exists: [''],
-  count_distinct: ['cat', 'qty'],
-  last: ['amount', 'cat', 'qty'],
-  first: ['amount', 'cat', 'qty'],
-  stddev: ['amount', 'qty'],
-  days_since_last: [''],
-  as_of: ['amount', 'cat'],
-};
-
-const featureArb = fc.record({
-  agg: fc.constantFrom(...Object.keys(FEATURES)),
-  pick: fc.nat(10),
-  window: fc.constantFrom(...WINDOWS),
-});
-
-// Times cluster on boundaries: midnight, a minute either side, and hour marks.
-const minuteArb = fc.oneof(fc.constantFrom(0, 1, 60, 719, 720, 1439), fc.nat(1439));
-const rowArb = fc.record({
-  user: fc.nat(5),
-  day: fc.nat(13),
-  minute: minuteArb,
-  amount: fc.option(fc.integer({ min: -40, max: 400 }), { freq: 6 }),
-  qty: fc.option(fc.integer({ min: -3, max: 9 }), { freq: 6 }),
-  cat: fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { freq: 6 }),
-  ok: fc.boolean(),
-});
-
-const caseArb = fc.record({
-  timezone: fc.constantFrom('UTC', 'America/New_York', 'Europe/Paris', 'Australia/Lord_Howe'),
-  start: fc.constantFrom('2025-03-03', '2025-03-27', '2025-10-22', '2025-03-31'),
-  cutoff: fc.constantFrom('end_of_day' as const, 'start_of_day' as const),
-  filtered: fc.boolean(),
-  features: fc.array(featureArb, { minLength: 1, maxLength: 5 }),
-  rows: fc.array(rowArb, { minLength: 1, maxLength: 60 }),
-  firstDate: fc.integer({ min: 2, max: 8 }),
-  dates: fc.integer({ min: 1, max: 6 }),
-  chunkDays: fc.integer({ min: 1, max: 4 }),
-});
-
-type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
-
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-function projectFiles(c: Case): Record<string, string> {
-  const features: Record<string, string> = {};
-  c.features.forEach((f, i) => {
-    const cols = FEATURES[f.agg] ?? [''];
-    const col = cols[f.pick % cols.length] ?? '';
-    const column = col === '' ? '' : `, column: ${JSON.stringify(col)}`;
-    features[`f${i}_${f.agg}`] = `{ agg: ${f.agg}${column}, window: ${f.window} }`;
-  });
-  const lines = ['user_id,event_ts,amount,qty,cat,status'];
-  for (const r of c.rows) {
-    const date = addDays(c.start, r.day);
-    const ts = `${date}T${pad(Math.floor(r.minute / 60))}:${pad(r.minute % 60)}:00`;
-    // Quarters are exact in binary, so sums do not depend on the order of addition.
-    const amount = r.amount === null ? '' : String(r.amount / 4);
-    lines.push(`u${r.user},${ts},${amount},${r.qty ?? ''},${r.cat ?? ''},${r.ok ? 'success' : 'failed'}`);
-  }
-  return {
-    'asof.yaml': spec({
-      timezone: c.timezone,
-      columns: COLUMNS,
-      cutoff: c.cutoff,
-      where: c.filtered ? "status = 'success'" : undefined,
-      features,
-    }),
-    'data/events.csv': `${lines.join('\n')}\n`,
-  };
-}
-
-function close(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (a === b) return true;
-    return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-  }
-  return a === b;
-}
+const caseArb = backfillCaseArb(CASES);
+const projectFiles = (c: BackfillCase) => backfillCaseFiles(c, CASES);
 
 function sameRows(got: Obj[], want: Obj[]): string | undefined {
   if (got.length !== want.length) return `${got.length} rows, build has ${want.length}`;
@@ -117,7 +36,7 @@ function sameRows(got: Obj[], want: Obj[]): string | undefined {
     const g = got[i] ?? {};
     const w = want[i] ?? {};
     for (const k of Object.keys(w)) {
-      if (!close(g[k], w[k]))
+      if (!closeEnough(g[k], w[k]))
         return `row ${i} (${String(w.user_id)}) ${k}: ${String(g[k])} != ${String(w[k])}`;
     }
   }
@@ -141,8 +60,7 @@ describe('backfill equals build, date by date', () => {
       fc.asyncProperty(caseArb, async (c) => {
         const dir = makeProject(projectFiles(c));
         const project = await loadProject(dir);
-        const from = addDays(c.start, c.firstDate);
-        const dates = dateRange(from, addDays(from, c.dates - 1));
+        const dates = backfillCaseDates(c);
         await backfill(project, { dates, chunkDays: c.chunkDays, jobs: 2 });
         const filled = new Map<string, Awaited<ReturnType<typeof read>>>();
         for (const d of dates) filled.set(d, await read(dir, 'v', d));

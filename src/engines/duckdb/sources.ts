@@ -12,6 +12,7 @@ import type { Source } from '../../spec/project.js';
 import type { ColumnType } from '../../types.js';
 import type { FileSchema, LoadOptions, SchemaNotice } from '../contract.js';
 import type { LoadedSource, SourceFile } from '../engine.js';
+import { checkStrayQuotes, unterminatedQuoteError } from './csv-quotes.js';
 import { duckdbType, quoteIdent, stringLiteral } from './types.js';
 import { sourceTable, TS_COLUMN } from './view-sql.js';
 
@@ -248,8 +249,9 @@ export async function loadSourceTable(
         ${keepRaw.join(', ')}
       FROM (SELECT *, ${problem} AS __problem FROM (${read}))`);
   } catch (e) {
-    throw unreadable(e, source, files);
+    throw (await unterminatedQuoteError(e, source, files)) ?? unreadable(e, source, files);
   }
+  if (source.format === 'csv') await checkStrayQuotes(conn, source);
   // The rows that break the contract, with their row number within their file.
   const badRows = (
     select: string,

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { AsofError } from '../../errors.js';
 import { STAGE_TABLE, stageFile } from '../duckdb/landing.js';
 import type { QueryResult } from '../engine.js';
+import { addMissingColumns, inTransaction, landFiles, relationKindOf } from '../sql-warehouse.js';
 import {
   type LandedFile,
   type LandRequest,
@@ -77,45 +78,19 @@ export class PostgresWarehouse implements Warehouse {
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    await this.client.query('BEGIN');
-    try {
-      const out = await fn();
-      await this.client.query('COMMIT');
-      return out;
-    } catch (e) {
-      await this.client.query('ROLLBACK');
-      throw e;
-    }
+    return inTransaction((sql) => this.client.query(sql), fn);
   }
 
   async land(req: LandRequest): Promise<LandedFile[]> {
-    await this.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(LOADS_TABLE.schema)}`);
-    await this.run(`CREATE TABLE IF NOT EXISTS ${loadsTable} (load_id TEXT, source TEXT, file TEXT,
-      sha256 TEXT, rows BIGINT, loaded_at TIMESTAMPTZ)`);
-    const target = `${quoteIdent('raw')}.${quoteIdent(req.source)}`;
     const reader = await DuckDBInstance.create(':memory:');
     const conn = await reader.connect();
     await conn.run("SET TimeZone = 'UTC'");
     try {
-      return await this.transaction(async () => {
+      return await landFiles(this, req, {
+        textType: 'TEXT',
         // Concurrent loads of one source wait here rather than both landing the same file.
-        await this.run(`LOCK TABLE ${loadsTable} IN EXCLUSIVE MODE`);
-        const out: LandedFile[] = [];
-        for (const file of req.files) {
-          const prev = await this.query(
-            `SELECT load_id FROM ${loadsTable} WHERE source = ${stringLiteral(req.source)} AND sha256 = ${stringLiteral(file.sha256)} LIMIT 1`,
-          );
-          const prevId = prev.rows[0]?.[0];
-          if (prevId !== undefined) {
-            out.push({
-              file: file.path,
-              sha256: file.sha256,
-              rows: 0,
-              skipped: true,
-              previousLoadId: String(prevId),
-            });
-            continue;
-          }
+        lock: `LOCK TABLE ${loadsTable} IN EXCLUSIVE MODE`,
+        landFile: async (file, target) => {
           const staged = await stageFile(conn, file, req.contract, req.timezone, req);
           const cols = staged.columns.map((c) => ({
             ...c,
@@ -125,17 +100,12 @@ export class PostgresWarehouse implements Warehouse {
           await this.run(
             `CREATE TABLE IF NOT EXISTS ${target} (${cols.map((c) => `${quoteIdent(c.name)} ${c.pgType}`).join(', ')})`,
           );
-          const have = new Set(
-            (
-              await this.query(
-                `SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ${stringLiteral(req.source)}`,
-              )
-            ).rows.map((r) => String(r[0])),
+          await addMissingColumns(
+            this,
+            req.source,
+            target,
+            cols.map((c) => ({ name: c.name, type: c.pgType })),
           );
-          for (const c of cols) {
-            if (!have.has(c.name))
-              await this.run(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${c.pgType}`);
-          }
           const select = cols
             .map((c) => (c.asText ? `CAST(${quoteIdent(c.name)} AS VARCHAR)` : quoteIdent(c.name)))
             .join(', ');
@@ -157,17 +127,8 @@ export class PostgresWarehouse implements Warehouse {
             await this.client.query(`INSERT INTO ${target} (${names}) VALUES ${tuples.join(', ')}`, values);
           }
           await conn.run(`DROP TABLE ${STAGE_TABLE}`);
-          await this.client.query(`INSERT INTO ${loadsTable} VALUES ($1, $2, $3, $4, $5, $6)`, [
-            req.loadId,
-            req.source,
-            file.path,
-            file.sha256,
-            staged.rows,
-            new Date(req.loadedAt),
-          ]);
-          out.push({ file: file.path, sha256: file.sha256, rows: staged.rows, skipped: false });
-        }
-        return out;
+          return staged.rows;
+        },
       });
     } finally {
       conn.closeSync();
@@ -176,12 +137,7 @@ export class PostgresWarehouse implements Warehouse {
   }
 
   async relationKind(schema: string, name: string): Promise<RelationKind | undefined> {
-    const r = await this.query(
-      `SELECT table_type FROM information_schema.tables WHERE table_schema = ${stringLiteral(schema)} AND table_name = ${stringLiteral(name)}`,
-    );
-    const t = r.rows[0]?.[0];
-    if (t === undefined) return undefined;
-    return String(t) === 'VIEW' ? 'view' : 'table';
+    return relationKindOf(this, schema, name);
   }
 
   /** Copies the relation through an in-process DuckDB, which writes the Parquet file. */
