@@ -2,7 +2,7 @@
 // (changed models, everything downstream, in dependency order). The views reading a rebuilt model
 // are listed with their partitions; rebuild them with `asof build` / `asof backfill`.
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   buildModels,
   loadModelGraph,
@@ -10,9 +10,11 @@ import {
   type ModelPlan,
   planModels,
 } from '../elt/models.js';
+import { warehouseName } from '../elt/warehouse.js';
+import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { loadProject } from '../pipeline/project.js';
-import { readModelsState } from '../storage/meta/models.js';
+import { modelsStateIn, readModelsState } from '../storage/meta/models.js';
 import { parseIsoDate } from '../time/index.js';
 import { collect, projectOption, stderrLogger } from './common.js';
 
@@ -22,6 +24,7 @@ interface Opts {
   model?: string[];
   graph?: boolean;
   project: string;
+  engine?: EngineType;
 }
 
 function range(opts: Opts) {
@@ -102,16 +105,29 @@ export function registerModels(program: Command): void {
     );
   common(models.command('plan').description('print what a build would rebuild, without building'))
     .option('--graph', 'also print every model in dependency order')
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        "plan for this engine's warehouse (default: the spec's engine)",
+      ).choices(ENGINE_TYPES),
+    )
     .action(async (opts: Opts) => {
       const project = await loadProject(opts.project);
       const graph = await loadModelGraph(project);
-      const plan = planModels(project, graph, readModelsState(project.root), range(opts));
+      const state = modelsStateIn(readModelsState(project.root), warehouseName(project, opts.engine));
+      const plan = planModels(project, graph, state, range(opts));
       process.stdout.write(printPlan(plan, opts.graph ?? false));
     });
-  common(models.command('build').description('rebuild changed models and their downstream, in order')).action(
-    async (opts: Opts) => {
+  common(models.command('build').description('rebuild changed models and their downstream, in order'))
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        "build in this engine's warehouse (default: the spec's engine)",
+      ).choices(ENGINE_TYPES),
+    )
+    .action(async (opts: Opts) => {
       const project = await loadProject(opts.project);
-      const results = await buildModels(project, { ...range(opts), log: stderrLogger });
+      const results = await buildModels(project, { ...range(opts), log: stderrLogger, engine: opts.engine });
       const bad = results.filter((r) => r.status !== 'built');
       process.stdout.write(
         results.length === 0
@@ -120,6 +136,5 @@ export function registerModels(program: Command): void {
       );
       const failure = modelFailures(results);
       if (failure) throw failure;
-    },
-  );
+    });
 }

@@ -2,6 +2,7 @@
 
 import { type Command, Option } from 'commander';
 import { openWarehouse } from '../elt/warehouse.js';
+import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { loadProject } from '../pipeline/project.js';
 import { projectOption } from './common.js';
@@ -15,10 +16,15 @@ export function registerQuery(program: Command): void {
       .argument('<sql>', 'the query')
       .addOption(
         new Option('--format <format>', 'output format').choices(['csv', 'json', 'table']).default('table'),
+      )
+      .addOption(
+        new Option('--engine <engine>', "query this engine's warehouse (default: the spec's engine)").choices(
+          ENGINE_TYPES,
+        ),
       ),
-  ).action(async (sql: string, opts: { format: OutputFormat; project: string }) => {
+  ).action(async (sql: string, opts: { format: OutputFormat; project: string; engine?: EngineType }) => {
     const project = await loadProject(opts.project);
-    const wh = await openWarehouse(project, { readOnly: true });
+    const wh = await openWarehouse(project, { readOnly: true, engine: opts.engine });
     try {
       const result = await wh.query(sql).catch((e: Error) => {
         throw new AsofError(

@@ -5,7 +5,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
-import type { LandedFile, LandFile } from '../engines/warehouse.js';
+import type { EngineType } from '../engines/open.js';
+import type { LandedFile, LandFile, Warehouse } from '../engines/warehouse.js';
 import { AsofError } from '../errors.js';
 import type { Project, SourceFormat } from '../spec/project.js';
 import { type Clock, systemClock } from '../time/index.js';
@@ -17,6 +18,10 @@ export interface LoadOptions {
   files: string[];
   format?: SourceFormat;
   clock?: Clock;
+  /** The engine whose warehouse to land in (Spark keeps its own); the spec's engine otherwise. */
+  engine?: EngineType;
+  /** Land into this open warehouse instead of opening the project's. */
+  warehouse?: Warehouse;
 }
 
 export interface LoadResult {
@@ -100,7 +105,7 @@ export async function loadRaw(project: Project, opts: LoadOptions): Promise<Load
   const unique = files.filter((f, i) => files.findIndex((g) => g.sha256 === f.sha256) === i);
   const now = clock.now();
   const loadId = `${new Date(now).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
-  const warehouse = await openWarehouse(project);
+  const warehouse = opts.warehouse ?? (await openWarehouse(project, { engine: opts.engine }));
   try {
     const landed = await warehouse.land({
       source: opts.source,
@@ -123,6 +128,6 @@ export async function loadRaw(project: Project, opts: LoadOptions): Promise<Load
       );
     return { loadId, table: `raw.${opts.source}`, files: [...landed, ...dups] };
   } finally {
-    await warehouse.close();
+    if (!opts.warehouse) await warehouse.close();
   }
 }

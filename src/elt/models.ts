@@ -7,6 +7,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { checkSyntax } from '../engines/duckdb/model-syntax.js';
 import { duckdbWarehouseDialect } from '../engines/duckdb/warehouse.js';
+import type { EngineType } from '../engines/open.js';
 import type { Warehouse } from '../engines/warehouse.js';
 import { AsofError } from '../errors.js';
 import type { Logger } from '../pipeline/log.js';
@@ -17,6 +18,7 @@ import { DATA_FILE } from '../storage/lake/paths.js';
 import {
   appendChange,
   type ModelsState,
+  modelsStateIn,
   readModelsState,
   shortDiff,
   writeModelsState,
@@ -209,6 +211,8 @@ export interface BuildModelsOptions extends PlanOptions {
   log?: Logger;
   /** Build against this open warehouse instead of opening the project's. */
   warehouse?: Warehouse;
+  /** The engine whose warehouse to build in (Spark keeps its own); the spec's engine otherwise. */
+  engine?: EngineType;
 }
 
 /**
@@ -223,15 +227,16 @@ export async function buildModels(
   const log = opts.log ?? silentLogger;
   const graph = await loadModelGraph(project);
   const state = readModelsState(project.root);
-  const plan = planModels(project, graph, state, opts);
   const runId = `${new Date(clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
-  const wh = opts.warehouse ?? (await openWarehouse(project));
+  const wh = opts.warehouse ?? (await openWarehouse(project, { engine: opts.engine }));
   const results: ModelBuildResult[] = [];
   const failed = new Map<string, string>();
   const modelsReadByViews = new Set(
     Object.values(project.sources).flatMap((s) => (s.model ? [s.model] : [])),
   );
   try {
+    const here = modelsStateIn(state, wh.name);
+    const plan = planModels(project, graph, here, opts);
     for (const item of plan.items) {
       const m = graph.models[item.model];
       if (!m) continue;
@@ -271,7 +276,7 @@ export async function buildModels(
         const n = Number((await wh.query(t.sql)).rows[0]?.[0] ?? 0);
         if (n > 0) failing.push({ name: t.name, failing: n });
       }
-      const prev = state.models[m.name];
+      const prev = here.models[m.name];
       const partitions =
         m.materialization === 'incremental'
           ? [
@@ -301,6 +306,7 @@ export async function buildModels(
             }
           : {}),
         text: m.text,
+        warehouse: wh.name,
       };
       if (!prev || prev.version !== m.transformationVersion) {
         appendChange(project.root, {
@@ -351,6 +357,7 @@ async function materialize(
   const d = wh.dialect;
   const target = qualified(d, m.name);
   await wh.run(`CREATE SCHEMA IF NOT EXISTS ${d.quoteIdent(m.schema)}`);
+  if (wh.writeModel) return writeModel(wh, wh.writeModel.bind(wh), m, partitions, timezone, exportDate);
   const existing = await wh.relationKind(m.schema, m.relation);
   if (m.materialization === 'view' || m.materialization === 'table') {
     const sql = renderModelSql(m, d);
@@ -384,6 +391,47 @@ async function materialize(
     await exportDate?.(date);
   }
   return rows;
+}
+
+/** Dates written per job by a warehouse that writes models itself (a month of partitions). */
+const DATES_PER_WRITE = 31;
+
+/** materialize() for warehouses with writeModel (Spark): no transaction, one write per relation or batch of dates. */
+async function writeModel(
+  wh: Warehouse,
+  write: NonNullable<Warehouse['writeModel']>,
+  m: ModelGraph['models'][string],
+  partitions: string[],
+  timezone: string,
+  exportDate?: (date: string) => Promise<unknown>,
+): Promise<number> {
+  const d = wh.dialect;
+  const at = { schema: m.schema, relation: m.relation };
+  if (m.materialization === 'view' || m.materialization === 'table') {
+    const rows = await write({ ...at, materialization: m.materialization, sql: renderModelSql(m, d) });
+    return rows.get('all') ?? 0;
+  }
+  const dateCol = d.quoteIdent(m.dateColumn ?? '');
+  let total = 0;
+  for (let i = 0; i < partitions.length; i += DATES_PER_WRITE) {
+    const batch = partitions.slice(i, i + DATES_PER_WRITE);
+    const rows = await write({
+      ...at,
+      materialization: 'incremental',
+      dateColumn: m.dateColumn ?? '',
+      // Only the partition's own rows land: a date partition never writes into another date.
+      dates: batch.map((date) => ({
+        date,
+        sql: `SELECT * FROM (${renderModelSql(m, d, partitionParams(d, date, timezone))}) q WHERE q.${dateCol} = ${d.dateLiteral(date)}`,
+      })),
+    });
+    for (const date of batch) {
+      total += rows.get(date) ?? 0;
+      // After the write: killed before the swap, the lake keeps the date's previous partition.
+      await exportDate?.(date);
+    }
+  }
+  return total;
 }
 
 /** Where an exported model's partitions live in the lake: <offline>/_models/<layer.name>/v1/. */

@@ -1,5 +1,6 @@
-// Prints a model's SQL for one warehouse: ref('layer.name') becomes the quoted relation, and an
-// incremental model's :as_of_date, :start and :end become literals of its partition date.
+// Prints a model's SQL for one warehouse: ref('layer.name') becomes the quoted relation,
+// json_text(doc, 'key') the engine's JSON field access (DuckDB/PostgreSQL ->>, Spark
+// get_json_object), and an incremental model's :as_of_date, :start and :end literals of its date.
 // Also the SQL of the model tests (not_null, unique, accepted_values, custom).
 
 import type { WarehouseDialect } from '../engines/warehouse.js';
@@ -15,8 +16,14 @@ export function qualified(d: WarehouseDialect, name: string): string {
   return `${d.quoteIdent(schema)}.${d.quoteIdent(relation)}`;
 }
 
+/** json_text(<column or qualified column>, '<top-level key>'): the one JSON access no SQL standard spells. */
+const JSON_TEXT =
+  /\bjson_text\(\s*((?:[A-Za-z_][\w$]*|"[^"]+"|`[^`]+`)(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"|`[^`]+`))*)\s*,\s*'((?:[^']|'')*)'\s*\)/g;
+
 function replaceRefs(sql: string, d: WarehouseDialect): string {
-  return sql.replace(REF_PATTERN, (_m, name: string) => qualified(d, name));
+  return sql
+    .replace(REF_PATTERN, (_m, name: string) => qualified(d, name))
+    .replace(JSON_TEXT, (_m, json: string, key: string) => d.jsonText(json, key.replaceAll("''", "'")));
 }
 
 /** The partition parameters: the date, and its local day as [start, end) instants. */

@@ -15,6 +15,8 @@ export interface WarehouseDialect {
   instantLiteral(ms: number): string;
   /** The type of the column that keeps a whole JSON document. */
   jsonType: string;
+  /** A top-level field of a JSON document as text: what model SQL spells json_text(doc, 'key'). */
+  jsonText(json: string, key: string): string;
   /** Drops a view or a table, and what depends on it where the engine tracks dependencies. */
   dropRelation(kind: RelationKind, qualified: string): string;
 }
@@ -45,6 +47,18 @@ export interface LandedFile {
   previousLoadId?: string;
 }
 
+/** One model relation written by the warehouse itself (see Warehouse.writeModel). */
+export type ModelWrite =
+  | { schema: string; relation: string; materialization: 'view' | 'table'; sql: string }
+  | {
+      schema: string;
+      relation: string;
+      materialization: 'incremental';
+      dateColumn: string;
+      /** Each date's SELECT, already kept to the rows of that date. */
+      dates: { date: string; sql: string }[];
+    };
+
 export interface Warehouse {
   readonly name: string;
   readonly dialect: WarehouseDialect;
@@ -61,6 +75,13 @@ export interface Warehouse {
    * one Parquet file: views read model snapshots, exported models write lake partitions.
    */
   exportParquet(qualified: string, file: string): Promise<number>;
+  /**
+   * For warehouses whose tables cannot delete rows (Spark over Parquet files): writes a model
+   * relation itself, replacing a view or table whole, or only the given dates of an incremental
+   * model (dynamic partition overwrite). Returns the rows per date, or under 'all'. Warehouses
+   * without it get the generic SQL of elt/models.ts (transactions, delete-then-insert).
+   */
+  writeModel?(req: ModelWrite): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 

@@ -10,9 +10,10 @@ import {
   type ModelPlan,
   planModels,
 } from '../elt/models.js';
+import { warehouseName } from '../elt/warehouse.js';
 import type { Project } from '../spec/project.js';
 import { selectViews } from '../spec/select.js';
-import { readModelsState } from '../storage/meta/models.js';
+import { modelsStateIn, readModelsState } from '../storage/meta/models.js';
 import {
   type BackfillOptions,
   type BackfillResult,
@@ -34,7 +35,7 @@ export interface RangeBackfillResult extends BackfillResult {
   heldBack: { view: string; model: string }[];
 }
 
-type RangeOptions = Pick<BackfillOptions, 'dates' | 'views' | 'force'>;
+type RangeOptions = Pick<BackfillOptions, 'dates' | 'views' | 'force' | 'engine'>;
 
 /** Everything a backfill of `dates` would do, read from models/, the metadata store and manifests. */
 export async function planRange(project: Project, opts: RangeOptions): Promise<RangePlan> {
@@ -60,7 +61,8 @@ async function planRangeModels(project: Project, opts: RangeOptions): Promise<Mo
   const within = opts.views
     ? selectViews(project, opts.views).flatMap((v) => (v.model ? [v.model.name] : []))
     : undefined;
-  return planModels(project, graph, readModelsState(project.root), {
+  const state = modelsStateIn(readModelsState(project.root), warehouseName(project, opts.engine));
+  return planModels(project, graph, state, {
     from: opts.dates[0],
     to: opts.dates[opts.dates.length - 1],
     within,
@@ -84,6 +86,8 @@ export async function backfillRange(project: Project, opts: BackfillOptions): Pr
         : undefined,
       clock: opts.clock,
       log: opts.log,
+      // The models go to the warehouse of the backfill's engine (Spark keeps its own).
+      engine: opts.engine,
     });
   }
   const bad = new Set(models.filter((m) => m.status !== 'built').map((m) => m.model));

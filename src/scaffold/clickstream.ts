@@ -12,7 +12,7 @@ export const CLICKSTREAM_MODELS: Readonly<Record<string, string>> = {
 --   - accepted_values: { column: kind, values: [click, view] }
 SELECT event_id, user_id, ts, page, kind
 FROM (
-  SELECT event_id, user_id, ts, page, _json ->> 'kind' AS kind,
+  SELECT event_id, user_id, ts, page, json_text(_json, 'kind') AS kind,
          row_number() OVER (PARTITION BY event_id ORDER BY _loaded_at DESC, _row DESC) AS rn
   FROM raw.clickstream
   WHERE event_id IS NOT NULL AND ts IS NOT NULL

@@ -6,14 +6,8 @@ import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { AsofError } from '../../errors.js';
 import type { QueryResult } from '../engine.js';
-import {
-  type LandedFile,
-  type LandRequest,
-  LOADS_TABLE,
-  type RelationKind,
-  type Warehouse,
-  type WarehouseDialect,
-} from '../warehouse.js';
+import { addMissingColumns, inTransaction, landFiles, relationKindOf } from '../sql-warehouse.js';
+import type { LandedFile, LandRequest, RelationKind, Warehouse, WarehouseDialect } from '../warehouse.js';
 import { STAGE_TABLE, stageFile } from './landing.js';
 import { dateLiteral, instantLiteral, quoteIdent, stringLiteral } from './types.js';
 
@@ -23,11 +17,10 @@ export const duckdbWarehouseDialect: WarehouseDialect = {
   dateLiteral,
   instantLiteral,
   jsonType: 'JSON',
+  jsonText: (json, key) => `(${json} ->> ${stringLiteral(key)})`,
   // DuckDB does not track which views read a relation, so nothing cascades.
   dropRelation: (kind, q) => `DROP ${kind === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${q}`,
 };
-
-const loadsTable = `${quoteIdent(LOADS_TABLE.schema)}.${quoteIdent(LOADS_TABLE.name)}`;
 
 export class DuckDbWarehouse implements Warehouse {
   readonly name = 'duckdb';
@@ -78,70 +71,25 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    await this.conn.run('BEGIN TRANSACTION');
-    try {
-      const out = await fn();
-      await this.conn.run('COMMIT');
-      return out;
-    } catch (e) {
-      await this.conn.run('ROLLBACK');
-      throw e;
-    }
+    return inTransaction((sql) => this.conn.run(sql), fn);
   }
 
   async land(req: LandRequest): Promise<LandedFile[]> {
-    await this.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(LOADS_TABLE.schema)}`);
-    await this.run(`CREATE TABLE IF NOT EXISTS ${loadsTable} (load_id VARCHAR, source VARCHAR, file VARCHAR,
-      sha256 VARCHAR, rows BIGINT, loaded_at TIMESTAMPTZ)`);
-    const target = `${quoteIdent('raw')}.${quoteIdent(req.source)}`;
-    return this.transaction(async () => {
-      const out: LandedFile[] = [];
-      for (const file of req.files) {
-        const prev = await this.query(
-          `SELECT load_id FROM ${loadsTable} WHERE source = ${stringLiteral(req.source)} AND sha256 = ${stringLiteral(file.sha256)} LIMIT 1`,
-        );
-        const prevId = prev.rows[0]?.[0];
-        if (prevId !== undefined) {
-          out.push({
-            file: file.path,
-            sha256: file.sha256,
-            rows: 0,
-            skipped: true,
-            previousLoadId: String(prevId),
-          });
-          continue;
-        }
+    return landFiles(this, req, {
+      textType: 'VARCHAR',
+      landFile: async (file, target) => {
         const staged = await stageFile(this.conn, file, req.contract, req.timezone, req);
         await this.run(`CREATE TABLE IF NOT EXISTS ${target} AS SELECT * FROM ${STAGE_TABLE} WHERE false`);
-        const have = new Set(
-          (
-            await this.query(
-              `SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ${stringLiteral(req.source)}`,
-            )
-          ).rows.map((r) => String(r[0])),
-        );
-        for (const c of staged.columns) {
-          if (!have.has(c.name))
-            await this.run(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${c.type}`);
-        }
+        await addMissingColumns(this, req.source, target, staged.columns);
         await this.run(`INSERT INTO ${target} BY NAME SELECT * FROM ${STAGE_TABLE}`);
         await this.run(`DROP TABLE ${STAGE_TABLE}`);
-        await this.run(
-          `INSERT INTO ${loadsTable} VALUES (${stringLiteral(req.loadId)}, ${stringLiteral(req.source)}, ${stringLiteral(file.path)}, ${stringLiteral(file.sha256)}, ${staged.rows}, ${instantLiteral(req.loadedAt)})`,
-        );
-        out.push({ file: file.path, sha256: file.sha256, rows: staged.rows, skipped: false });
-      }
-      return out;
+        return staged.rows;
+      },
     });
   }
 
   async relationKind(schema: string, name: string): Promise<RelationKind | undefined> {
-    const r = await this.query(
-      `SELECT table_type FROM information_schema.tables WHERE table_schema = ${stringLiteral(schema)} AND table_name = ${stringLiteral(name)}`,
-    );
-    const t = r.rows[0]?.[0];
-    if (t === undefined) return undefined;
-    return String(t) === 'VIEW' ? 'view' : 'table';
+    return relationKindOf(this, schema, name);
   }
 
   async exportParquet(qualified: string, file: string): Promise<number> {

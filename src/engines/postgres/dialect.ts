@@ -17,6 +17,7 @@ export const postgresDialect: WarehouseDialect = {
   dateLiteral: (d) => `DATE '${d}'`,
   instantLiteral: (ms) => `TIMESTAMPTZ '${new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00')}'`,
   jsonType: 'JSONB',
+  jsonText: (json, key) => `(${json} ->> ${stringLiteral(key)})`,
   // PostgreSQL refuses to drop a relation a view reads; the views downstream are rebuilt after it.
   dropRelation: (kind, q) => `DROP ${kind === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${q} CASCADE`,
 };

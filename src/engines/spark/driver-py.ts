@@ -167,7 +167,121 @@ def op_drop(job):
     return {}
 
 
-OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "backfill_chunk": op_backfill_chunk, "training_features": op_training_features, "drop": op_drop}
+# The model warehouse (spark/warehouse.ts): relations are folders of Parquet files under its root
+# (a local path or any Hadoop URI such as s3a://), read through catalog views that asof registers
+# again in every session. File operations go through Hadoop's FileSystem, so they work on both.
+def hpath(p):
+    jp = spark._jvm.org.apache.hadoop.fs.Path(p)
+    return jp.getFileSystem(spark._jsc.hadoopConfiguration()), jp
+
+
+def op_fs_read(job):
+    fs, p = hpath(job["path"])
+    if not fs.exists(p):
+        return {"text": None}
+    stream = fs.open(p)
+    try:
+        return {"text": spark._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")}
+    finally:
+        stream.close()
+
+
+def op_fs_write(job):
+    """Writes a small text file beside, then renames it over the old one."""
+    fs, p = hpath(job["path"])
+    tmp = spark._jvm.org.apache.hadoop.fs.Path(job["path"] + ".tmp")
+    stream = fs.create(tmp, True)
+    stream.write(bytearray(job["text"].encode("utf-8")))
+    stream.close()
+    fs.delete(p, False)
+    if not fs.rename(tmp, p):
+        raise RuntimeError("cannot rename %s" % job["path"])
+    return {}
+
+
+def op_fs_put(job):
+    """Copies a file of this machine into the warehouse (the driver runs beside asof)."""
+    fs, p = hpath(job["dst"])
+    fs.mkdirs(p.getParent())
+    fs.copyFromLocalFile(False, True, spark._jvm.org.apache.hadoop.fs.Path("file://" + job["src"]), p)
+    return {}
+
+
+def op_fs_delete(job):
+    fs, p = hpath(job["path"])
+    fs.delete(p, True)
+    return {}
+
+
+def op_wh_table(job):
+    """The query written whole to a new folder, which then replaces the relation's folder."""
+    fs, p = hpath(job["path"])
+    tmp_name = job["path"] + ".tmp"
+    fs_tmp, tmp = hpath(tmp_name)
+    fs.delete(tmp, True)
+    df = spark.sql(job["sql"])
+    df.write.mode("overwrite").option("compression", "zstd").parquet(tmp_name)
+    old = spark._jvm.org.apache.hadoop.fs.Path(job["path"] + ".old")
+    fs.delete(old, True)
+    if fs.exists(p) and not fs.rename(p, old):
+        raise RuntimeError("cannot move %s aside" % job["path"])
+    if not fs.rename(tmp, p):
+        raise RuntimeError("cannot rename %s" % tmp_name)
+    fs.delete(old, True)
+    spark.catalog.refreshByPath(job["path"])
+    rows = spark.read.parquet(job["path"]).count()
+    return {"rows": rows, "columns": [f.name for f in df.schema.fields]}
+
+
+def op_wh_partitions(job):
+    """Dates of an incremental model: the query (one SELECT per date, each kept to its date) written
+    under <path>/__part=<date>/ with dynamic partition overwrite, so only those dates are replaced; a
+    date left without rows has its folder removed (an overwrite that writes nothing keeps the old)."""
+    fs, p = hpath(job["path"])
+    col = job["date_column"]
+    df = spark.sql(job["sql"]).withColumn("__part", F.date_format(F.col(col), "yyyy-MM-dd")).cache()
+    try:
+        counts = {str(r[0]): r[1] for r in df.groupBy("__part").count().collect()}
+        (df.repartition("__part").write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+           .option("compression", "zstd").partitionBy("__part").parquet(job["path"]))
+        for d in job["dates"]:
+            if d not in counts:
+                fs.delete(spark._jvm.org.apache.hadoop.fs.Path(job["path"] + "/__part=" + d), True)
+        listed = fs.listStatus(p) if fs.exists(p) else []
+        if not any(s.getPath().getName().startswith("__part=") for s in listed):
+            # No date has rows: one empty file keeps the schema readable.
+            empty = job["path"] + "/_empty"
+            df.limit(0).drop("__part").coalesce(1).write.mode("overwrite").parquet(empty)
+            fs.mkdirs(spark._jvm.org.apache.hadoop.fs.Path(job["path"] + "/__part=" + job["dates"][0]))
+            for s in fs.listStatus(spark._jvm.org.apache.hadoop.fs.Path(empty)):
+                if s.getPath().getName().startswith("part-"):
+                    fs.rename(s.getPath(), spark._jvm.org.apache.hadoop.fs.Path(job["path"] + "/__part=" + job["dates"][0] + "/part-empty.parquet"))
+            fs.delete(spark._jvm.org.apache.hadoop.fs.Path(empty), True)
+        spark.catalog.refreshByPath(job["path"])
+        return {"rows": {d: counts.get(d, 0) for d in job["dates"]}, "columns": [f.name for f in df.schema.fields if f.name != "__part"]}
+    finally:
+        df.unpersist()
+
+
+def op_export(job):
+    """A query written to one Parquet file (a local path): a snapshot or one lake partition."""
+    df = spark.sql(job["sql"]).cache()
+    try:
+        n = df.count()
+        target = job["file"]
+        tmp = target + ".spark"
+        shutil.rmtree(tmp, ignore_errors=True)
+        df.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(tmp)
+        parts = sorted(glob.glob(os.path.join(tmp, "part-*.parquet")))
+        if len(parts) != 1:
+            raise RuntimeError("expected one part file in %s, found %d" % (tmp, len(parts)))
+        os.replace(parts[0], target)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return {"rows": n}
+    finally:
+        df.unpersist()
+
+OPS = {"read": op_read, "materialize": op_materialize, "query": op_query, "describe": op_describe, "write": op_write, "backfill_chunk": op_backfill_chunk, "training_features": op_training_features, "drop": op_drop, "fs_read": op_fs_read, "fs_write": op_fs_write, "fs_put": op_fs_put, "fs_delete": op_fs_delete, "wh_table": op_wh_table, "wh_partitions": op_wh_partitions, "export": op_export}
 
 out.write(json.dumps({"id": 0, "ok": True, "version": spark.version}) + "\n")
 for line in sys.stdin:

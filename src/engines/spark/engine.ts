@@ -12,9 +12,11 @@ import type { TrainingViewPlan } from '../../plan/training-set.js';
 import type { ViewBuildPlan } from '../../plan/view-build.js';
 import type { Source } from '../../spec/project.js';
 import type { BackfillChunkOutput, Engine, LoadedSource, QueryResult, SourceFile } from '../engine.js';
+import type { Measurement, MeasureRequest } from '../measure.js';
 import { sparkBackfillChunkSql } from './backfill-sql.js';
 import { sparkIdent } from './dialect.js';
 import { DRIVER_PY } from './driver-py.js';
+import { sparkMeasure } from './quality-sql.js';
 import { loadSparkSource, type SparkJobs } from './sources.js';
 import { sparkTrainingFeaturesSql } from './training-set-sql.js';
 import { sparkViewBuildSql } from './view-sql.js';
@@ -57,7 +59,7 @@ interface Reply {
 }
 
 /** Spark's type names as DuckDB spells them, so manifests read the same whichever engine wrote them. */
-const MANIFEST_TYPES: Record<string, string> = {
+export const MANIFEST_TYPES: Record<string, string> = {
   string: 'VARCHAR',
   bigint: 'BIGINT',
   int: 'INTEGER',
@@ -192,6 +194,11 @@ export class SparkEngine implements Engine, SparkJobs {
   async queryObjects(sql: string): Promise<Record<string, unknown>[]> {
     const r = await this.query(sql);
     return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]])));
+  }
+
+  /** Quality checks' counts, in Spark SQL (quality-sql.ts). */
+  measure(request: MeasureRequest): Promise<Measurement> {
+    return sparkMeasure(this, request);
   }
 
   readParquet(pathOrGlob: string, orderBy: string[]): Promise<QueryResult> {

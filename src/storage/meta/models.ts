@@ -19,10 +19,21 @@ export interface ModelState {
   partition_versions?: Record<string, string>;
   /** The model's file text as built, to print a short diff at the next change. */
   text: string;
+  /** The warehouse it was built in (duckdb, postgres, spark); absent in states written before. */
+  warehouse?: string;
 }
 
 export interface ModelsState {
   models: Record<string, ModelState>;
+}
+
+/** The models as last built in `warehouse`: one built last in another (--engine spark, then duckdb) is new there. */
+export function modelsStateIn(state: ModelsState, warehouse: string): ModelsState {
+  return {
+    models: Object.fromEntries(
+      Object.entries(state.models).filter(([, s]) => !s.warehouse || s.warehouse === warehouse),
+    ),
+  };
 }
 
 export interface ChangeRecord {
