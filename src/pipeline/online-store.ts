@@ -146,8 +146,12 @@ class EmbeddedReadStore implements OnlineReadStore {
     return this.store;
   }
 
-  getState(view: string, key: string): EntityState | null {
-    return this.open()?.getState(view, key) ?? null;
+  getState(view: string, key: string, checked = false): EntityState | null {
+    return this.open()?.getState(view, key, checked) ?? null;
+  }
+
+  getStates(view: string, keys: readonly string[]): (EntityState | null)[] {
+    return this.open()?.getStates(view, keys) ?? keys.map(() => null);
   }
 
   checkpointsOf(view: string) {

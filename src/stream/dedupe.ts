@@ -37,7 +37,10 @@ export class PrimaryKeyIndex {
   ) {
     for (const [pk, st] of saved) {
       const e = st.tail[0];
-      if (e) this.entries.set(pk, { seq: st.seq, ts: e[0], keys: e.slice(2) as (string | null)[] });
+      if (e) {
+        this.entries.set(pk, { seq: st.seq, ts: e[0], keys: e.slice(2) as (string | null)[] });
+        if (e[0] < this.oldest) this.oldest = e[0];
+      }
     }
   }
 
@@ -62,13 +65,24 @@ export class PrimaryKeyIndex {
   set(pk: string, entry: PkEntry): void {
     this.entries.set(pk, entry);
     this.dirty.add(pk);
+    if (entry.ts < this.oldest) this.oldest = entry.ts;
   }
+
+  /** At or before the earliest instant held: the entries are scanned only once the horizon passes it. */
+  private oldest = Number.POSITIVE_INFINITY;
 
   /** Moves the horizon and forgets (in memory) what lies before it. */
   advance(horizon: Instant): void {
     if (horizon <= this.horizon) return;
     this.horizon = horizon;
-    for (const [pk, e] of this.entries) if (e.ts < horizon && !this.dirty.has(pk)) this.entries.delete(pk);
+    // a scan of every entry at each checkpoint cost O(index) per checkpoint: skip it while nothing is old enough
+    if (horizon <= this.oldest) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const [pk, e] of this.entries) {
+      if (e.ts < horizon && !this.dirty.has(pk)) this.entries.delete(pk);
+      else if (e.ts < oldest) oldest = e.ts;
+    }
+    this.oldest = oldest;
   }
 
   /** The changed entries, as rows of the state table (written in the checkpoint's commit). */

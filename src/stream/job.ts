@@ -194,7 +194,12 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       const batch: DirtyState[] = [];
       let compacted = false;
       if (pkIndex) {
-        if (wm !== null) pkIndex.advance(dedupeHorizon(wm));
+        if (wm !== null) {
+          const horizon = dedupeHorizon(wm);
+          pkIndex.advance(horizon);
+          // what a restart forgets (it advances to this horizon too) need not stay on disk
+          store.forget?.(dedupeView(source.name), horizon);
+        }
         batch.push(...pkIndex.takeDirty());
       }
       runtimes.forEach((rt, i) => {

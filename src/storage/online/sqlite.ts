@@ -1,13 +1,15 @@
 // The embedded online store: one SQLite file under .asof/online holding each view's per-entity
-// streaming state and each source's checkpoint, written together in one transaction. An upsert
-// never replaces a state by one built from an older event sequence, so a value never moves back.
+// streaming state (base rows + an append-only checkpoint log merged into them in sweeps) and each
+// source's checkpoint, written together in one transaction. A value never moves back.
 
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { AsofError } from '../../errors.js';
 import type { EntityState, TailEntry } from '../../stream/state.js';
-import { decodeEntry, decodeState, encodeEntry, encodeState } from './state-codec.js';
+import { decodeEntries, decodeEntry, decodeState, encodeEntries, encodeState } from './state-codec.js';
 
 export const ONLINE_FILE = 'online.sqlite';
 
@@ -51,78 +53,265 @@ export interface DirtyState {
 }
 
 /**
- * A state is stored as a base row (`state`, the whole state when it was last written in full) and
- * the entries applied since (`state_entry`, one row per event): a checkpoint writes one small row
- * per new event instead of rewriting every touched state, whose tail can hold hundreds of events.
- * The base is rewritten (and its entry rows deleted) when the state was compacted, or after this
- * many entry rows, which bounds what a read merges.
+ * How the states are laid out. A state has a base row (`state`, the whole state as it was when
+ * last merged) and, since then, records in the checkpoint log (`log`): one row per commit, appended
+ * at the end of the file, holding every touched state's new entries (or the whole state after a
+ * compaction or a primary-key removal). A commit thus writes a few sequential pages instead of one
+ * random B-tree page per event. The job merges the log into the base rows in sweeps, a slice of
+ * keys in key order per commit (so a slice dirties a contiguous run of pages), and deletes the log
+ * rows every state has been merged past. Readers index the log in memory and merge base + log
+ * records for a key in one read transaction. A state's first write is a base row (so `keys` and
+ * readers find every entity in `state`).
+ *
+ * The primary-key index (views named `__pk:<source>`) is read only by the job on restart: it is
+ * appended to `pk_log` (one row per commit) and rows older than the dedupe horizon are deleted.
  */
-const MAX_ENTRY_ROWS = 32;
+const LOG_ENTRIES = 0;
+const LOG_STATE = 1;
+const LOG_JSON = 2;
 
-/** Reads states (base row + entry rows) from a connection; shared by the job's store and serving. */
+/** Default: start a merge sweep once the log holds this many entries (bounds readers' memory). */
+const MERGE_AFTER_ENTRIES = 200_000;
+
+/**
+ * Copies the WAL into the database file from another thread (its own connection), so that a
+ * checkpoint commit never waits for SQLite's automatic WAL checkpoint (its copy and fsyncs cost
+ * 5-20 ms every thousand pages: the tail of the ingest -> servable latency). Stopped by a message.
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 5000');
+const step = () => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} };
+const timer = setInterval(step, workerData.everyMs);
+parentPort.once('message', () => { clearInterval(timer); step(); db.close(); parentPort.close(); });
+`;
+/** The background checkpointer starts after this many commits (a short-lived store does not need it). */
+const CHECKPOINTER_AFTER_COMMITS = 64;
+
+const isPkView = (view: string) => view.startsWith('__pk:');
+const vk = (view: string, key: string) => `${view}\u0000${key}`;
+
+/** One log record of a state: where its payload lies in a log row's blob. */
+interface LogRef {
+  id: number;
+  buf: Buffer;
+  kind: number;
+  start: number;
+}
+
+/** Appends log records to a growing buffer. */
+class LogBuilder {
+  buf = Buffer.allocUnsafe(1 << 16);
+  pos = 0;
+  records = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+
+  /** kind, view, key, then the payload (length-prefixed). */
+  add(kind: number, view: string, key: string, payload: Buffer | string): void {
+    const vl = Buffer.byteLength(view);
+    const kl = Buffer.byteLength(key);
+    const pl = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    this.room(13 + vl + kl + pl);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = kind;
+    b.writeUInt32LE(vl, p);
+    p += 4;
+    p += b.write(view, p);
+    b.writeUInt32LE(kl, p);
+    p += 4;
+    p += b.write(key, p);
+    b.writeUInt32LE(pl, p);
+    p += 4;
+    p += typeof payload === 'string' ? b.write(payload, p) : payload.copy(b, p);
+    this.pos = p;
+    this.records++;
+  }
+
+  take(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  reset(): this {
+    this.pos = 0;
+    this.records = 0;
+    return this;
+  }
+}
+
+/** Calls `each` for every record of a log blob: kind, view, key, payload start. */
+function scanLog(buf: Buffer, each: (kind: number, view: string, key: string, start: number) => void): void {
+  let p = 0;
+  while (p < buf.length) {
+    const kind = buf[p++] as number;
+    const vl = buf.readUInt32LE(p);
+    const view = buf.toString('utf8', p + 4, p + 4 + vl);
+    p += 4 + vl;
+    const kl = buf.readUInt32LE(p);
+    const key = buf.toString('utf8', p + 4, p + 4 + kl);
+    p += 4 + kl;
+    const pl = buf.readUInt32LE(p);
+    each(kind, view, key, p + 4);
+    p += 4 + pl;
+  }
+}
+
+/** Applies one log record to a state (null when there is none yet); returns the state. */
+function applyRecord(s: EntityState | null, ref: LogRef): EntityState {
+  if (ref.kind === LOG_ENTRIES) {
+    const st = s ?? { tail: [], head: null, first: null, seq: -1 };
+    for (const e of decodeEntries(ref.buf, ref.start)) addEntry(st, e);
+    return st;
+  }
+  const len = ref.buf.readUInt32LE(ref.start - 4);
+  const whole =
+    ref.kind === LOG_JSON
+      ? (JSON.parse(ref.buf.toString('utf8', ref.start, ref.start + len)) as EntityState)
+      : decodeState(ref.buf.subarray(ref.start, ref.start + len));
+  // the log is in commit order, so a whole state replaces anything older (a merged base may be newer)
+  return s === null || whole.seq >= s.seq ? whole : s;
+}
+
+/** Reads states (base row + log records) from a connection; shared by the job's store and serving. */
 export class StateRows {
   private readonly getBase: Database.Statement;
   private readonly allBase: Database.Statement;
-  private getEntries: Database.Statement | undefined;
-  private allEntries: Database.Statement | undefined;
+  private logLo: Database.Statement | undefined;
+  private logFrom: Database.Statement | undefined;
+  private legacyGet: Database.Statement | undefined;
+  private legacyAll: Database.Statement | undefined;
+  private legacyGone = false;
+  /** The log indexed so far: records per view and key, and the highest and lowest row ids seen. */
+  private readonly index = new Map<string, LogRef[]>();
+  private lastId = 0;
+  private lowestId = Number.POSITIVE_INFINITY;
+  /** Built once: better-sqlite3's transaction wrapper is not free to create per read. */
+  private readonly readTx: (view: string, key: string) => EntityState | null;
 
   constructor(private readonly db: Database.Database) {
+    this.readTx = db.transaction((view: string, key: string) => this.read(view, key));
     this.getBase = db.prepare('SELECT seq, state FROM state WHERE view = ? AND key = ?');
     this.allBase = db.prepare('SELECT key, seq, state FROM state WHERE view = ?');
+    this.prepareLog();
   }
 
-  /** False on a store written before entry rows existed (no such table): then bases are whole. */
-  private entriesReady(): boolean {
-    if (this.getEntries) return true;
+  /** False while the store is of an older version (no log: bases and entry rows are all there is). */
+  private prepareLog(): boolean {
+    if (this.logLo && this.logFrom) return true;
     try {
-      this.getEntries = this.db.prepare(
-        'SELECT seq, entry FROM state_entry WHERE view = ? AND key = ? AND seq > ? ORDER BY seq',
-      );
-      this.allEntries = this.db.prepare(
-        'SELECT key, seq, entry FROM state_entry WHERE view = ? ORDER BY key, seq',
-      );
+      this.logLo = this.db.prepare('SELECT id FROM log ORDER BY id LIMIT 1').pluck();
+      this.logFrom = this.db.prepare('SELECT id, data FROM log WHERE id > ? ORDER BY id');
       return true;
     } catch {
+      // a job of this version creates the log when it opens the store: look again next time
       return false;
     }
   }
 
-  /** One entity's state; base and entry rows are read in one transaction (one snapshot of the file). */
+  /** Brings the in-memory log index to the transaction's snapshot. */
+  private sync(): void {
+    if (!this.prepareLog() || !this.logLo || !this.logFrom) return;
+    const lo = (this.logLo.get() as number | undefined) ?? this.lastId + 1;
+    if (lo > this.lowestId) {
+      // merged rows were deleted: forget their records
+      for (const [k, refs] of this.index) {
+        let n = 0;
+        while (n < refs.length && (refs[n] as LogRef).id < lo) n++;
+        if (n === refs.length) this.index.delete(k);
+        else if (n > 0) refs.splice(0, n);
+      }
+      this.lowestId = lo;
+    }
+    for (const r of this.logFrom.iterate(this.lastId)) {
+      const { id, data } = r as { id: number; data: Buffer };
+      this.lastId = id;
+      if (id < this.lowestId) this.lowestId = id;
+      scanLog(data, (kind, view, key, start) => {
+        const k = vk(view, key);
+        const ref = { id, buf: data, kind, start };
+        const refs = this.index.get(k);
+        if (refs) refs.push(ref);
+        else this.index.set(k, [ref]);
+      });
+    }
+  }
+
+  /** The log records of a state (after sync), in commit order. */
+  recordsOf(view: string, key: string): LogRef[] | undefined {
+    return this.index.get(vk(view, key));
+  }
+
+  /** One entity's state; base row and log are read in one transaction (one snapshot of the file). */
   get(view: string, key: string): EntityState | null {
-    return this.db.transaction(() => this.read(view, key))();
+    return this.readTx(view, key);
   }
 
   private read(view: string, key: string): EntityState | null {
+    this.sync();
     const row = this.getBase.get(view, key) as { seq: number; state: Buffer | string } | undefined;
-    if (!row) return null;
-    const s = decodeState(row.state);
-    if (this.entriesReady()) {
-      for (const r of this.getEntries?.iterate(view, key, row.seq) ?? []) {
-        addEntry(s, decodeEntry((r as { entry: Buffer }).entry));
-      }
-    }
+    let s = row ? decodeState(row.state) : null;
+    if (s && row) this.legacyEntries(s, view, key, row.seq);
+    for (const ref of this.recordsOf(view, key) ?? []) s = applyRecord(s, ref);
     return s;
   }
 
-  /** Every state of a view, with the number of entry rows merged into each. */
-  all(view: string): Map<string, { state: EntityState; rows: number }> {
+  /** Entry rows of the previous layout (`state_entry`), until the job folds them into the bases. */
+  private legacyEntries(s: EntityState, view: string, key: string, seq: number): void {
+    if (this.legacyGone) return;
+    try {
+      this.legacyGet ??= this.db.prepare(
+        'SELECT seq, entry FROM state_entry WHERE view = ? AND key = ? AND seq > ? ORDER BY seq',
+      );
+      for (const r of this.legacyGet.iterate(view, key, seq)) {
+        addEntry(s, decodeEntry((r as { entry: Buffer }).entry));
+      }
+    } catch {
+      this.legacyGone = true;
+    }
+  }
+
+  /** Every state of a view, with the id of its first log record (null when its base is whole). */
+  all(view: string): Map<string, { state: EntityState; since: number | null }> {
     return this.db.transaction(() => this.readAll(view))();
   }
 
-  private readAll(view: string): Map<string, { state: EntityState; rows: number }> {
-    const out = new Map<string, { state: EntityState; rows: number }>();
+  private readAll(view: string): Map<string, { state: EntityState; since: number | null }> {
+    this.sync();
+    const out = new Map<string, { state: EntityState; since: number | null }>();
     for (const r of this.allBase.iterate(view)) {
       const row = r as { key: string; state: Buffer | string };
-      out.set(row.key, { state: decodeState(row.state), rows: 0 });
+      out.set(row.key, { state: decodeState(row.state), since: null });
     }
-    if (this.entriesReady()) {
-      for (const r of this.allEntries?.iterate(view) ?? []) {
-        const row = r as { key: string; seq: number; entry: Buffer };
-        const it = out.get(row.key);
-        if (!it) continue;
-        it.rows++;
-        if (row.seq > it.state.seq) addEntry(it.state, decodeEntry(row.entry));
+    if (!this.legacyGone) {
+      try {
+        this.legacyAll ??= this.db.prepare(
+          'SELECT key, seq, entry FROM state_entry WHERE view = ? ORDER BY key, seq',
+        );
+        for (const r of this.legacyAll.iterate(view)) {
+          const row = r as { key: string; seq: number; entry: Buffer };
+          const it = out.get(row.key);
+          if (it) addEntry(it.state, decodeEntry(row.entry));
+        }
+      } catch {
+        this.legacyGone = true;
       }
+    }
+    const prefix = `${view}\u0000`;
+    for (const [k, refs] of this.index) {
+      if (!k.startsWith(prefix)) continue;
+      const key = k.slice(prefix.length);
+      const it = out.get(key);
+      let s = it?.state ?? null;
+      for (const ref of refs) s = applyRecord(s, ref);
+      if (s) out.set(key, { state: s, since: (refs[0] as LogRef).id });
     }
     return out;
   }
@@ -134,7 +323,7 @@ function headText(s: EntityState): string | null {
 }
 
 /**
- * Adds an entry row to a state as ViewRuntime.apply added it (rows come in sequence order): after
+ * Adds an entry to a state as ViewRuntime.apply added it (entries come in sequence order): after
  * every entry at or before its instant, so the tail keeps its (instant, sequence) order.
  */
 function addEntry(s: EntityState, e: TailEntry): void {
@@ -147,28 +336,74 @@ function addEntry(s: EntityState, e: TailEntry): void {
   tail.splice(i, 0, e);
 }
 
-/** What was last written of a state object: entry count, sequence, start and head; entry rows since its base. */
+/** What was last written of a state object: entry count, sequence, start and head. */
 interface Written {
+  /** The tail's first entry (by identity): taking entries out replaces it (stream/dedupe.ts, compaction). */
+  front: TailEntry | undefined;
   count: number;
   first: number | null;
   head: string | null;
   seq: number;
-  rows: number;
+}
+
+/** A state with log records not yet merged into its base row, since log row `since`. */
+interface Pending {
+  view: string;
+  key: string;
+  state: EntityState;
+  since: number;
 }
 
 export class OnlineStore {
   private upsertState: Database.Statement | undefined;
   private upsertCheckpoint: Database.Statement | undefined;
-  private insertEntry: Database.Statement | undefined;
-  private deleteEntries: Database.Statement | undefined;
+  private insertLog: Database.Statement | undefined;
+  private insertPkLog: Database.Statement | undefined;
   private rows: StateRows | undefined;
   /** The states this connection loaded or wrote, to write only their new entries next time. */
   private readonly written = new WeakMap<EntityState, Written>();
-  /** Views this connection loaded, and those of them that have entry rows (else a new state has none). */
-  private readonly loaded = new Set<string>();
-  private readonly withEntries = new Set<string>();
+  /** States with log records, in the order of their first one (the oldest `since` first). */
+  private readonly pending = new Map<string, Pending>();
+  /** Live log rows (id, records) in id order, and their records in all. */
+  private logRows: [number, number][] = [];
+  private logRecords = 0;
+  /** The merge sweep under way: pending states in key order, how far it got, how many per commit. */
+  private sweep: { todo: Pending[]; at: number; per: number } | null = null;
+  /** Dedupe index horizons to apply at the next commit (pk_log rows wholly before it go). */
+  private readonly forgetBefore = new Map<string, number>();
+  private commits = 0;
+  private readonly logBuilder = new LogBuilder();
+  private readonly pkBuilder = new Map<string, LogBuilder>();
+  private checkpointer: Worker | undefined;
 
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly mergeAfter = MERGE_AFTER_ENTRIES,
+    private readonly file = '',
+  ) {}
+
+  /** Hands WAL checkpoints to a worker thread (see CHECKPOINTER); SQLite's own are turned off. */
+  private startCheckpointer(): void {
+    try {
+      const worker = new Worker(CHECKPOINTER, {
+        eval: true,
+        workerData: {
+          module: createRequire(import.meta.url).resolve('better-sqlite3'),
+          file: this.file,
+          everyMs: 200,
+        },
+      });
+      worker.unref();
+      // should the worker fail, SQLite's automatic checkpoints take over again
+      worker.on('error', () => {
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+      });
+      this.checkpointer = worker;
+      this.db.pragma('wal_autocheckpoint = 0');
+    } catch {
+      this.checkpointer = undefined;
+    }
+  }
 
   private stateRows(): StateRows {
     this.rows ??= new StateRows(this.db);
@@ -178,9 +413,13 @@ export class OnlineStore {
   /**
    * `fsync`: sync every commit to disk (survives power loss, a few ms per checkpoint). Without it
    * (WAL, synchronous NORMAL) a commit survives the process being killed, which is what
-   * exactly-once across kill -9 needs, but not the machine losing power.
+   * exactly-once across kill -9 needs, but not the machine losing power. `mergeAfter`: log
+   * entries that start a merge sweep (tests make it small).
    */
-  static open(dir: string, opts: { readonly?: boolean; fsync?: boolean } = {}): OnlineStore {
+  static open(
+    dir: string,
+    opts: { readonly?: boolean; fsync?: boolean; mergeAfter?: number } = {},
+  ): OnlineStore {
     const file = path.join(dir, ONLINE_FILE);
     if (opts.readonly) {
       try {
@@ -201,19 +440,43 @@ export class OnlineStore {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
-    // the job rewrites most of the state table's pages between two checkpoints: keep them cached
+    // a merge slice rewrites a run of the state table's pages: keep them cached
     db.pragma('cache_size = -65536');
     db.exec(`BEGIN;
       CREATE TABLE IF NOT EXISTS state (
         view TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
         PRIMARY KEY (view, key)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS state_entry (
-        view TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
-        PRIMARY KEY (view, key, seq)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS pk_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, view TEXT NOT NULL, max_ts REAL NOT NULL, data BLOB NOT NULL);
+      CREATE INDEX IF NOT EXISTS pk_log_time ON pk_log (view, max_ts);
       CREATE TABLE IF NOT EXISTS checkpoint (
         source TEXT PRIMARY KEY, views TEXT NOT NULL, data TEXT NOT NULL, updated_at INTEGER NOT NULL);
       COMMIT;`);
-    return new OnlineStore(db);
+    const store = new OnlineStore(db, opts.mergeAfter, file);
+    store.foldLegacyEntries();
+    return store;
+  }
+
+  /** A store of the previous layout kept entry rows in `state_entry`: fold them into the bases. */
+  private foldLegacyEntries(): void {
+    const has = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_entry'")
+      .get();
+    if (!has) return;
+    const rows = new StateRows(this.db);
+    const views = (this.db.prepare('SELECT DISTINCT view FROM state_entry').all() as { view: string }[]).map(
+      (r) => r.view,
+    );
+    const upsert = this.db.prepare(
+      'INSERT INTO state (view, key, seq, state) VALUES (?, ?, ?, ?) ON CONFLICT (view, key) DO UPDATE SET seq = excluded.seq, state = excluded.state',
+    );
+    this.db.transaction(() => {
+      for (const view of views) {
+        for (const [key, { state }] of rows.all(view)) upsert.run(view, key, state.seq, encodeState(state));
+      }
+      this.db.exec('DROP TABLE state_entry');
+    })();
   }
 
   readCheckpoint(source: string): { views: string[]; checkpoint: Checkpoint } | null {
@@ -235,20 +498,59 @@ export class OnlineStore {
   }
 
   loadStates(view: string): Map<string, EntityState> {
+    if (isPkView(view)) return this.loadPkIndex(view);
     const out = new Map<string, EntityState>();
-    this.loaded.add(view);
-    for (const [key, { state, rows }] of this.stateRows().all(view)) {
-      if (rows > 0) this.withEntries.add(view);
+    const since: Pending[] = [];
+    for (const [key, it] of this.stateRows().all(view)) {
+      const state = it.state;
       out.set(key, state);
       this.written.set(state, {
         count: state.tail.length,
         first: state.first,
         seq: state.seq,
         head: headText(state),
-        rows,
+        front: state.tail[0],
+      });
+      if (it.since !== null) since.push({ view, key, state, since: it.since });
+    }
+    // the unmerged log of a previous run is merged by this one's sweeps
+    for (const p of since.sort((a, b) => a.since - b.since)) this.pending.set(vk(view, p.key), p);
+    this.loadLogRows();
+    return out;
+  }
+
+  private loadLogRows(): void {
+    if (this.logRows.length > 0) return;
+    const stats = this.db.prepare('SELECT id, data FROM log ORDER BY id').all() as {
+      id: number;
+      data: Buffer;
+    }[];
+    this.logRows = stats.map((r) => {
+      let n = 0;
+      scanLog(r.data, () => n++);
+      return [r.id, n];
+    });
+    this.logRecords = this.logRows.reduce((a, [, n]) => a + n, 0);
+  }
+
+  /** The dedupe index: base rows of older versions, then the pk_log rows in order (later wins). */
+  private loadPkIndex(view: string): Map<string, EntityState> {
+    const out = new Map<string, EntityState>();
+    for (const [key, { state }] of this.stateRows().all(view)) out.set(key, state);
+    const rows = this.db.prepare('SELECT data FROM pk_log WHERE view = ? ORDER BY id').iterate(view);
+    for (const r of rows) {
+      const data = (r as { data: Buffer }).data;
+      scanLog(data, (_kind, _view, key, start) => {
+        const e = decodeEntries(data, start)[0] as TailEntry;
+        out.set(key, { tail: [e], head: null, first: e[0], seq: e[1] });
       });
     }
     return out;
+  }
+
+  /** The dedupe index `view` forgets entries before `instant`: its log rows wholly before go at the next commit. */
+  forget(view: string, instant: number): void {
+    this.forgetBefore.set(view, instant);
   }
 
   getState(view: string, key: string): EntityState | null {
@@ -272,71 +574,163 @@ export class OnlineStore {
       `INSERT INTO checkpoint (source, views, data, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (source) DO UPDATE SET views = excluded.views, data = excluded.data, updated_at = excluded.updated_at`,
     );
-    this.insertEntry ??= this.db.prepare(
-      'INSERT OR IGNORE INTO state_entry (view, key, seq, entry) VALUES (?, ?, ?, ?)',
-    );
-    this.deleteEntries ??= this.db.prepare('DELETE FROM state_entry WHERE view = ? AND key = ? AND seq <= ?');
+    this.insertLog ??= this.db.prepare('INSERT INTO log (data) VALUES (?)');
+    this.insertPkLog ??= this.db.prepare('INSERT INTO pk_log (view, max_ts, data) VALUES (?, ?, ?)');
     const upsert = this.upsertState;
-    const insert = this.insertEntry;
-    const prune = this.deleteEntries;
-    const ckpt = this.upsertCheckpoint;
-    // what this commit wrote of each state, remembered once the transaction has committed
+    // the builders' buffers are reused from commit to commit (SQLite copies a bound blob)
+    const log = this.logBuilder.reset();
+    const pk = new Map<string, { log: LogBuilder; maxTs: number }>();
+    // what this commit wrote of each state, and which states it logged, kept once it has committed
     const wrote: [EntityState, Written][] = [];
+    const logged: DirtyState[] = [];
     this.db.transaction(() => {
-      // binary rows (state-codec.ts); encoded bytes are bound (copied) before the next encode
       for (const d of dirty) {
         const s = d.state;
-        const w = this.written.get(s);
-        const rows = w ? this.writeEntries(d, w, insert) : -1;
-        if (w && rows >= 0) {
-          if (rows > 0) this.withEntries.add(d.view);
-          wrote.push([
-            s,
-            { count: s.tail.length, first: s.first, seq: s.seq, head: w.head, rows: w.rows + rows },
-          ]);
+        if (isPkView(d.view)) {
+          const e = s.tail[0];
+          const bytes = e ? encodeEntries([e]) : null;
+          if (!e || !bytes) {
+            upsert.run(d.view, d.key, s.seq, encodeState(s));
+            continue;
+          }
+          let p = pk.get(d.view);
+          if (!p) {
+            this.pkBuilder.set(d.view, this.pkBuilder.get(d.view) ?? new LogBuilder());
+            p = { log: (this.pkBuilder.get(d.view) as LogBuilder).reset(), maxTs: Number.NEGATIVE_INFINITY };
+            pk.set(d.view, p);
+          }
+          p.log.add(LOG_ENTRIES, d.view, d.key, bytes);
+          if (e[0] > p.maxTs) p.maxTs = e[0];
           continue;
         }
-        if (upsert.run(d.view, d.key, s.seq, encodeState(s)).changes === 0) continue;
-        // entry rows of the state's older versions go (a state of a loaded view without any has none)
-        if (w ? w.rows > 0 : !this.loaded.has(d.view) || this.withEntries.has(d.view)) {
-          prune.run(d.view, d.key, s.seq);
+        const w = this.written.get(s);
+        const now: Written = {
+          front: s.tail[0],
+          count: s.tail.length,
+          first: s.first,
+          seq: s.seq,
+          head: headText(s),
+        };
+        if (!w) {
+          // a state's first write is its base row (a state never written has no record in the log)
+          if (upsert.run(d.view, d.key, s.seq, encodeState(s)).changes > 0) wrote.push([s, now]);
+          continue;
         }
-        wrote.push([s, { count: s.tail.length, first: s.first, seq: s.seq, head: headText(s), rows: 0 }]);
+        const fresh = this.newEntries(s, w, now.head);
+        const bytes = fresh ? encodeEntries(fresh) : null;
+        if (fresh && bytes) {
+          if (fresh.length === 0) continue;
+          log.add(LOG_ENTRIES, d.view, d.key, bytes);
+        } else {
+          const whole = encodeState(s);
+          log.add(typeof whole === 'string' ? LOG_JSON : LOG_STATE, d.view, d.key, whole);
+        }
+        wrote.push([s, now]);
+        logged.push(d);
       }
-      ckpt.run(source, JSON.stringify(views), JSON.stringify(checkpoint), now);
+      for (const [view, p] of pk) this.insertPkLog?.run(view, p.maxTs, p.log.take());
+      for (const [view, before] of this.forgetBefore) {
+        this.db.prepare('DELETE FROM pk_log WHERE view = ? AND max_ts < ?').run(view, before);
+      }
+      this.upsertCheckpoint?.run(source, JSON.stringify(views), JSON.stringify(checkpoint), now);
+      // the in-memory bookkeeping below changes only when the statements have all run; should the
+      // COMMIT itself fail, the job stops (it restarts from the stored checkpoint)
+      if (log.records > 0) {
+        const id = Number(this.insertLog?.run(log.take()).lastInsertRowid);
+        this.logRows.push([id, log.records]);
+        this.logRecords += log.records;
+        for (const d of logged) {
+          const k = vk(d.view, d.key);
+          if (!this.pending.has(k))
+            this.pending.set(k, { view: d.view, key: d.key, state: d.state, since: id });
+        }
+      }
+      this.mergeSlice(log.records);
     })();
     for (const [s, w] of wrote) this.written.set(s, w);
+    this.forgetBefore.clear();
+    if (++this.commits === CHECKPOINTER_AFTER_COMMITS && this.file) this.startCheckpointer();
   }
 
   /**
-   * Writes the entries a state gained since its last write as rows, unless that is not the
-   * whole change (a compaction dropped entries and changed the head) or would make too many rows.
-   * Returns the number of rows written, or -1 when the state must be written whole.
+   * Merges the next slice of the sweep (in key order, so a slice dirties a contiguous run of the
+   * state table's pages) into the base rows; a sweep starts when the log holds `mergeAfter`
+   * entries and is sized to end before as many again have come. At its end, the log rows every
+   * state has been merged past are deleted.
    */
-  private writeEntries(d: DirtyState, w: Written, insert: Database.Statement): number {
-    const tail = d.state.tail;
-    // Entries taken out (a compaction's prefix, a primary key's earlier event) leave fewer of the
-    // older ones; a compaction can also fold new ones into the head. Either needs a whole write.
+  private mergeSlice(records: number): void {
+    if (!this.sweep) {
+      if (this.logRecords < this.mergeAfter || this.pending.size === 0) return;
+      const todo = [...this.pending.values()].sort((a, b) =>
+        a.view === b.view ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.view < b.view ? -1 : 1,
+      );
+      this.sweep = { todo, at: 0, per: Math.max(1, Math.ceil(todo.length / 256)) };
+    }
+    const sw = this.sweep;
+    const upsert = this.upsertState as Database.Statement;
+    const per = Math.max(sw.per, Math.ceil((sw.todo.length * records) / this.mergeAfter));
+    const end = Math.min(sw.todo.length, sw.at + per);
+    for (let i = sw.at; i < end; i++) {
+      const p = sw.todo[i] as Pending;
+      const k = vk(p.view, p.key);
+      const cur = this.pending.get(k);
+      if (!cur) continue;
+      upsert.run(p.view, p.key, cur.state.seq, encodeState(cur.state));
+      this.pending.delete(k);
+    }
+    sw.at = end;
+    if (end < sw.todo.length) return;
+    let lo = Number.POSITIVE_INFINITY;
+    for (const p of this.pending.values()) if (p.since < lo) lo = p.since;
+    if (lo === Number.POSITIVE_INFINITY) lo = (this.logRows.at(-1)?.[0] ?? 0) + 1;
+    this.db.prepare('DELETE FROM log WHERE id < ?').run(lo);
+    this.logRows = this.logRows.filter(([id]) => id >= lo);
+    this.logRecords = this.logRows.reduce((a, [, n]) => a + n, 0);
+    this.sweep = null;
+  }
+
+  /**
+   * The entries a state gained since its last write, when that is the whole change: not when a
+   * compaction dropped entries or changed the head, or an entry was taken out (null: write it whole).
+   */
+  private newEntries(s: EntityState, w: Written, head: string | null): TailEntry[] | null {
+    if (head !== w.head) return null;
+    const tail = s.tail;
     const fresh: TailEntry[] = [];
-    let kept = 0;
     let first = w.first;
     let last = w.seq;
-    for (const e of tail) {
-      if (e[1] > w.seq) {
+    if (tail.length > 0 && tail[0] === w.front) {
+      // nothing was taken out (that replaces the first entry): the new entries are the last ones
+      // by instant, apart from out-of-order ones; scan back until all of them are found
+      const want = tail.length - w.count;
+      for (let i = tail.length - 1; i >= 0 && fresh.length < want; i--) {
+        const e = tail[i] as TailEntry;
+        if (e[1] <= w.seq) continue;
         fresh.push(e);
         if (e[1] > last) last = e[1];
         if (first === null || e[0] < first) first = e[0];
-      } else kept++;
+      }
+      if (fresh.length !== want) return null;
+    } else {
+      let kept = 0;
+      for (const e of tail) {
+        if (e[1] > w.seq) {
+          fresh.push(e);
+          if (e[1] > last) last = e[1];
+          if (first === null || e[0] < first) first = e[0];
+        } else kept++;
+      }
+      // entries taken out (a compaction's prefix, a primary key's earlier event): write it whole
+      if (kept !== w.count) return null;
     }
-    if (kept !== w.count || w.rows + fresh.length > MAX_ENTRY_ROWS || headText(d.state) !== w.head) return -1;
-    // the rows give the start and the sequence as apply does; taking an entry out can move them
-    if (first !== d.state.first || last !== d.state.seq) return -1;
-    if (fresh.some((e) => e.length > 255)) return -1;
-    for (const e of fresh) insert.run(d.view, d.key, e[1], encodeEntry(e));
-    return fresh.length;
+    // the entries give the start and the sequence as apply does; taking an entry out can move them
+    if (first !== s.first || last !== s.seq) return null;
+    // readers add them in sequence order, as apply did (the tail is in instant order)
+    return fresh.length > 1 ? fresh.sort((a, b) => a[1] - b[1]) : fresh;
   }
 
   close(): void {
+    this.checkpointer?.postMessage('stop');
     this.db.close();
   }
 }

@@ -167,3 +167,27 @@ export function decodeEntry(stored: Buffer | Uint8Array): TailEntry {
 function asBuffer(stored: Buffer | Uint8Array): Buffer {
   return Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
 }
+
+/**
+ * Several tail entries as one payload (a count, then the entries), for the embedded store's
+ * checkpoint log; a view on the shared buffer as encodeState. Null if an entry is too wide.
+ */
+export function encodeEntries(entries: readonly TailEntry[]): Buffer | null {
+  ensure(0, 4);
+  view.setUint32(0, entries.length, true);
+  let p = 4;
+  for (const e of entries) {
+    if (e.length > 255) return null;
+    p = writeEntry(e, p);
+  }
+  return scratch.subarray(0, p);
+}
+
+/** The entries of an encodeEntries payload stored at [start, ...) of `b`. */
+export function decodeEntries(b: Buffer, start: number): TailEntry[] {
+  const n = b.readUInt32LE(start);
+  let p = start + 4;
+  const out: TailEntry[] = new Array(n);
+  for (let k = 0; k < n; k++) [out[k], p] = readEntry(b, p) as [TailEntry, number];
+  return out;
+}

@@ -27,12 +27,23 @@ export interface StreamStateStore {
     dirty: DirtyState[],
     now: number,
   ): Maybe<void>;
+  /**
+   * The dedupe index `view` no longer needs entries before `instant` (the job forgot them): the
+   * store may delete them at its next commit (the embedded store does; Redis keeps them).
+   */
+  forget?(view: string, instant: number): void;
   close(): Maybe<void>;
 }
 
 /** The readers' side: one entity's state, the checkpoints of a view's jobs, published batch values. */
 export interface OnlineReadStore {
-  getState(view: string, key: string): Maybe<EntityState | null>;
+  /**
+   * One entity's state. `checked`: the caller read the view's checkpoints in the same synchronous
+   * run just before (a store that looks for other connections' commits need not look again).
+   */
+  getState(view: string, key: string, checked?: boolean): Maybe<EntityState | null>;
+  /** Several entities' states in one lookup (a batch read), in the order of `keys`. */
+  getStates(view: string, keys: readonly string[]): Maybe<(EntityState | null)[]>;
   checkpointsOf(view: string): Maybe<Checkpoint[]>;
   keys(view: string): Maybe<string[]>;
   publishedMeta(view: string): Maybe<PublishedMeta | null>;
