@@ -1,14 +1,15 @@
 // Serving benchmark: 100k users' transactions (src/gen) streamed into the embedded online store,
 // then `asof serve` (the CLI, its own process) loaded at fixed rates with keep-alive HTTP: single
 // GETs, 100-key batches, the no-op floor (/healthz of the same server), a raw Redis GET, and single
-// GETs with the Redis online store (the same events streamed into a local redis-server).
+// GETs with the Redis online store (the same events streamed into a local redis-server). Each step
+// reports the server's CPU time per request (from /proc) and the load average, so that a run on a
+// shared machine still says what a request costs; then the state read's cost in-process.
 // Run: npm run build && npm run bench -- serve [--events N] [--users N] [--seconds N] [--rates 1000,5000]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { createServer as netServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,9 +17,11 @@ import YAML from 'yaml';
 import { DuckDbEngine } from '../src/engines/duckdb/engine.js';
 import { generate } from '../src/gen/index.js';
 import { loadProject } from '../src/pipeline/project.js';
+import { OnlineReader } from '../src/storage/online/reader.js';
 import { OnlineStore } from '../src/storage/online/sqlite.js';
 import { onlineDir, runStream } from '../src/stream/job.js';
 import type { SourceRecord, StreamSource } from '../src/stream/sources.js';
+import { formatLoad, httpGet, httpPost, type LoadResult, openLoop } from './support/load.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,60 +77,30 @@ function freePort(): Promise<number> {
   });
 }
 
-const pct = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
+const load1 = () => loadavg()[0]?.toFixed(1) ?? '?';
 
-/** Open-loop load at a fixed rate over keep-alive sockets; latency from send to full response. */
-async function load(
+/** One load step, printed with the load average before and after it. */
+async function step(
+  label: string,
   port: number,
+  server: ReturnType<typeof spawn>,
   rate: number,
   seconds: number,
-  request: (i: number) => { method: string; path: string; body?: string },
-): Promise<string> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const lat: number[] = [];
-  let errors = 0;
-  const total = rate * seconds;
-  const t0 = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const r = request(i);
-    pending.push(
-      new Promise<void>((resolve) => {
-        const start = performance.now();
-        const req = http.request(
-          {
-            host: '127.0.0.1',
-            port,
-            method: r.method,
-            path: r.path,
-            agent,
-            headers: r.body ? { 'content-type': 'application/json' } : {},
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              if (res.statusCode !== 200) errors++;
-              lat.push(performance.now() - start);
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => {
-          errors++;
-          resolve();
-        });
-        req.end(r.body);
-      }),
-    );
-  }
-  await Promise.all(pending);
-  const achieved = total / ((performance.now() - t0) / 1000);
-  agent.destroy();
-  lat.sort((a, b) => a - b);
-  return `p50 ${pct(lat, 0.5).toFixed(3)} ms, p99 ${pct(lat, 0.99).toFixed(3)} ms, max ${(lat.at(-1) ?? 0).toFixed(1)} ms (${total} requests, achieved ${Math.round(achieved)}/s, ${errors} errors)`;
+  request: (i: number) => Buffer,
+): Promise<LoadResult> {
+  const before = load1();
+  const r = await openLoop({ port, rate, seconds, request, serverPid: server.pid });
+  process.stdout.write(`${label.padEnd(32)} at ${rate}/s: ${formatLoad(r)}, load ${before}->${load1()}\n`);
+  return r;
+}
+
+/** CPU µs per call of `f` over `n` calls after `n / 10` warm-up calls. */
+function cpuPerCall(n: number, f: (i: number) => unknown): number {
+  for (let i = 0; i < n / 10; i++) f(n + i);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) f(i);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
 }
 
 /** `asof serve` (the CLI, its own process) on `port`, once it listens. */
@@ -195,29 +168,82 @@ async function main(): Promise<void> {
     const port = await freePort();
     server = await startServe(dir, port);
     const seconds = Number(values.seconds);
-    const key = (i: number) => encodeURIComponent(keys[(i * 7919) % keys.length] as string);
+    process.stdout.write(
+      `generator: open loop, raw HTTP/1.1 over up to 64 keep-alive sockets, in this process; latency from send to last byte\n`,
+    );
+    // Keys in a fixed pseudo-random order over all entities (stride 7919), continued from step to
+    // step: no step reads the keys of an earlier one until all have been read (so a single GET
+    // step reads cold states; the server's state cache hit ratio is printed per step).
+    let next = 0;
+    const key = (i: number) => keys[((next + i) * 7919) % keys.length] as string;
+    const getPath = (i: number) => httpGet(`/v1/features/bench/${encodeURIComponent(key(i))}?at=${AT}`);
+    const cacheHits = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const n = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return {
+        hits: n('asof_serve_state_cache_hits_total'),
+        misses: n('asof_serve_state_cache_misses_total'),
+      };
+    };
+    const ratio = async (before: { hits: number; misses: number }) => {
+      const after = await cacheHits();
+      const h = after.hits - before.hits;
+      const m = after.misses - before.misses;
+      return `state cache: ${h} hits, ${m} misses`;
+    };
     // warm up: JIT and SQLite page cache
-    await load(port, 1000, 2, (i) => ({ method: 'GET', path: `/v1/features/bench/${key(i)}?at=${AT}` }));
+    await openLoop({ port, rate: 1000, seconds: 2, request: getPath });
+    next += 2000;
     for (const rate of values.rates.split(',').map(Number)) {
-      const noop = await load(port, rate, seconds, () => ({ method: 'GET', path: '/healthz' }));
-      process.stdout.write(`no-op /healthz   at ${rate}/s: ${noop}\n`);
-      const get = await load(port, rate, seconds, (i) => ({
-        method: 'GET',
-        path: `/v1/features/bench/${key(i)}?at=${AT}`,
-      }));
-      process.stdout.write(`single GET       at ${rate}/s: ${get}\n`);
+      const floor = await step('no-op /healthz', port, server, rate, seconds, () => httpGet('/healthz'));
+      const c0 = await cacheHits();
+      const get = await step('single GET', port, server, rate, seconds, getPath);
+      next += rate * seconds;
+      const cpu = (get.serverCpuUs ?? Number.NaN) - (floor.serverCpuUs ?? Number.NaN);
+      process.stdout.write(
+        `  (${await ratio(c0)}; over /healthz: median +${(get.p50 - floor.p50).toFixed(3)} ms, server CPU +${cpu.toFixed(0)} µs/req)\n`,
+      );
     }
+    const features = Object.keys(VIEW.features).map((f) => `bench:${f}`);
     for (const rate of values['batch-rates'].split(',').map(Number)) {
-      const b = await load(port, rate, seconds, (i) => ({
-        method: 'POST',
-        path: '/v1/features',
-        body: JSON.stringify({
-          entities: Array.from({ length: 100 }, (_, j) => decodeURIComponent(key(i * 100 + j))),
-          features: Object.keys(VIEW.features).map((f) => `bench:${f}`),
-          at: AT,
-        }),
-      }));
-      process.stdout.write(`100-key batch    at ${rate}/s: ${b}\n`);
+      const c0 = await cacheHits();
+      await step('100-key batch', port, server, rate, seconds, (i) =>
+        httpPost(
+          '/v1/features',
+          JSON.stringify({
+            entities: Array.from({ length: 100 }, (_, j) => key(i * 100 + j)),
+            features,
+            at: AT,
+          }),
+        ),
+      );
+      next += rate * seconds * 100;
+      process.stdout.write(`  (${await ratio(c0)})\n`);
+    }
+
+    // the state read in-process (this process, same store): a miss reads SQLite and decodes, a hit
+    // is the cache; both check data_version first
+    {
+      const cold = OnlineReader.open(onlineDir(project), { cacheWeight: 0 });
+      const warm = OnlineReader.open(onlineDir(project));
+      const n = Math.min(20_000, keys.length);
+      // a state is kept from its second read (the cache's admission filter holds 16k ids)
+      const nHot = Math.min(10_000, keys.length);
+      for (let r = 0; r < 2; r++) for (let i = 0; i < nHot; i++) warm.getState('bench', keys[i] as string);
+      const miss = cpuPerCall(n, (i) => cold.getState('bench', keys[i % keys.length] as string));
+      const hit = cpuPerCall(n, (i) => warm.getState('bench', keys[i % nHot] as string));
+      const batch = cpuPerCall(200, (i) =>
+        cold.getStates(
+          'bench',
+          Array.from({ length: 100 }, (_, j) => keys[(i * 100 + j) % keys.length] as string),
+        ),
+      );
+      cold.close();
+      warm.close();
+      process.stdout.write(
+        `state read in-process (CPU per read, load ${load1()}): miss ${miss.toFixed(1)} µs, cache hit ${hit.toFixed(1)} µs, ` +
+          `100-key multi-get (misses) ${(batch / 100).toFixed(1)} µs per key\n`,
+      );
     }
 
     // the floor of a network key-value read: redis-benchmark GET against a local redis-server
@@ -253,13 +279,11 @@ async function main(): Promise<void> {
           });
           const rp = await freePort();
           server = await startServe(rdir, rp);
-          await load(rp, 1000, 2, (i) => ({ method: 'GET', path: `/v1/features/bench/${key(i)}?at=${AT}` }));
+          await openLoop({ port: rp, rate: 1000, seconds: 2, request: getPath });
+          next += 2000;
           for (const rate of redisRates) {
-            const get = await load(rp, rate, seconds, (i) => ({
-              method: 'GET',
-              path: `/v1/features/bench/${key(i)}?at=${AT}`,
-            }));
-            process.stdout.write(`single GET, Redis online store, at ${rate}/s: ${get}\n`);
+            await step('single GET, Redis online store', rp, server, rate, seconds, getPath);
+            next += rate * seconds;
           }
         } finally {
           server.kill('SIGTERM');

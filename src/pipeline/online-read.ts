@@ -11,7 +11,7 @@ import type { Project, View } from '../spec/project.js';
 import type { Checkpoint } from '../storage/online/sqlite.js';
 import type { OnlineReadStore } from '../storage/online/store.js';
 import { eventsDir } from '../stream/job.js';
-import { ViewRuntime } from '../stream/state.js';
+import { type EntityState, ViewRuntime } from '../stream/state.js';
 import { formatInstant, type Instant } from '../time/index.js';
 import { openReadStore } from './online-store.js';
 import { resolveSourceFiles } from './sources.js';
@@ -77,13 +77,19 @@ export async function readEntity(
   const view = rt.view;
   checkExact(checkpoints ?? (await store.checkpointsOf(view.name)), view, at);
   const state = await store.getState(view.name, key);
+  return { view: view.name, key, at: formatInstant(at), values: valuesOf(rt, state, at) };
+}
+
+/** The served values of a state at `at`: feature name -> value, or null when the entity is absent then. */
+export function valuesOf(
+  rt: ViewRuntime,
+  state: EntityState | null,
+  at: Instant,
+): Record<string, Value> | null {
   const vals = state ? rt.valuesAt(state, at) : null;
-  return {
-    view: view.name,
-    key,
-    at: formatInstant(at),
-    values: vals ? Object.fromEntries(view.features.map((f, i) => [f.name, vals[i] ?? null])) : null,
-  };
+  if (vals === null) return null;
+  // fromEntries, not assignment: a feature may be named __proto__
+  return Object.fromEntries(rt.view.features.map((f, i) => [f.name, vals[i] ?? null]));
 }
 
 export interface ParityReport {

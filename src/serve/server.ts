@@ -8,12 +8,14 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AsofError, isAsofError } from '../errors.js';
 import type { Value } from '../expr/evaluate.js';
-import { readEntity } from '../pipeline/online-read.js';
+import { checkExact, valuesOf } from '../pipeline/online-read.js';
 import { OnlineStoreGoneError, onlineDir, openReadStore } from '../pipeline/online-store.js';
 import type { Project, View } from '../spec/project.js';
 import type { PublishedMeta } from '../storage/online/published.js';
+import { stateCacheCounts } from '../storage/online/reader.js';
+import type { Checkpoint } from '../storage/online/sqlite.js';
 import type { OnlineReadStore } from '../storage/online/store.js';
-import { ViewRuntime } from '../stream/state.js';
+import { type EntityState, ViewRuntime } from '../stream/state.js';
 import { type Clock, formatInstant, type Instant, windowStart } from '../time/index.js';
 import { parseReadTime } from '../time/read-time.js';
 import { registerDashboard } from './dashboard.js';
@@ -61,6 +63,22 @@ class HttpError extends Error {
   }
 }
 
+/** What every entity's answer of one view at one read time shares: read once per request. */
+interface ViewRead {
+  view: View;
+  rt: ViewRuntime;
+  at: Instant;
+  atText: string;
+  streamed: boolean;
+  /** The answer's fields after the values for an entity the stream has (built once, shared). */
+  stream: Status | null;
+  /** The published partition's metadata; undefined until needed. */
+  meta: PublishedMeta | null | undefined;
+}
+
+/** An answer's fields but view, key, at and values: one object per view and source, shared. */
+type Status = Omit<ViewAnswer, 'values' | 'view' | 'key' | 'at'>;
+
 /** Reads of the online store (embedded or Redis), kept open across requests. */
 class Reader {
   private readonly runtimes = new Map<string, ViewRuntime>();
@@ -79,78 +97,159 @@ class Reader {
     return rt;
   }
 
-  async answer(view: View, key: string, at: Instant): Promise<ViewAnswer> {
-    const base = {
-      view: view.name,
-      key,
-      at: formatInstant(at),
-      feature_version: view.version,
-      transformation_version: view.transformationVersion,
-    };
+  /** Freshness of the latest event (or partition cutoff) at the read time, against the view's bound. */
+  private judge(view: View, at: Instant, latest: number) {
     const bound = view.checks?.find((c) => c.kind === 'freshness' && c.feature === undefined);
-    const judge = (latest: number) => {
-      const age = Math.max(0, at - latest);
-      const tooOld =
-        bound?.kind === 'freshness' && latest < (windowStart(at, bound.maxAge, this.project.timezone) ?? 0);
-      return { freshness: formatInstant(latest), age_seconds: age / 1000, tooOld };
-    };
-    const store = this.store;
-    const checkpoints = await store.checkpointsOf(view.name);
+    const tooOld =
+      bound?.kind === 'freshness' && latest < (windowStart(at, bound.maxAge, this.project.timezone) ?? 0);
+    return { freshness: formatInstant(latest), age_seconds: Math.max(0, at - latest) / 1000, tooOld };
+  }
+
+  /** The view's checkpoints (refusing a read before a compaction horizon) and its stream status. */
+  async prepare(view: View, at: Instant): Promise<ViewRead> {
+    return this.prepared(view, at, await this.store.checkpointsOf(view.name));
+  }
+
+  private prepared(view: View, at: Instant, checkpoints: Checkpoint[]): ViewRead {
     const streamed = checkpoints.length > 0;
-    let meta: PublishedMeta | null | undefined;
+    let stream: Status | null = null;
     if (streamed) {
-      const r = await readEntity(store, this.runtime(view), key, at, checkpoints);
+      checkExact(checkpoints, view, at);
       let latest = Number.NEGATIVE_INFINITY;
       for (const c of checkpoints) if (c.maxTs !== null && c.maxTs > latest) latest = c.maxTs;
-      // an entity absent from the stream state may still have a published batch value
-      if (r.values === null) meta = await store.publishedMeta(view.name);
-      if (r.values !== null || !meta) {
-        const j = Number.isFinite(latest) ? judge(latest) : null;
-        return {
-          ...base,
-          values: r.values,
-          source: 'stream',
-          freshness: j?.freshness ?? null,
-          age_seconds: j?.age_seconds ?? null,
-          stale: j?.tooOld ?? false,
-          ...(j?.tooOld ? { stale_reason: 'the stream lags beyond the freshness bound' } : {}),
-        };
-      }
-    }
-    if (meta === undefined) meta = await store.publishedMeta(view.name);
-    if (meta) {
-      const current =
-        meta.featureVersion === view.version && meta.transformationVersion === view.transformationVersion;
-      const values = current ? await store.publishedValues(view.name, key) : null;
-      const j = judge(Date.parse(meta.cutoff));
-      const reason = streamed
-        ? 'only a batch value exists for this streamed view'
-        : !current
-          ? 'the published partition is of another feature or transformation version'
-          : j.tooOld
-            ? 'the published partition is older than the freshness bound'
-            : undefined;
-      return {
-        ...base,
-        values,
-        source: 'batch',
-        as_of_date: meta.asOfDate,
-        freshness: j.freshness,
-        age_seconds: j.age_seconds,
-        stale: reason !== undefined,
-        ...(reason ? { stale_reason: reason } : {}),
+      const j = Number.isFinite(latest) ? this.judge(view, at, latest) : null;
+      stream = {
+        feature_version: view.version,
+        transformation_version: view.transformationVersion,
+        source: 'stream',
+        freshness: j?.freshness ?? null,
+        age_seconds: j?.age_seconds ?? null,
+        stale: j?.tooOld ?? false,
+        ...(j?.tooOld ? { stale_reason: 'the stream lags beyond the freshness bound' } : {}),
       };
     }
-    return {
-      ...base,
-      values: null,
-      source: 'none',
-      freshness: null,
-      age_seconds: null,
-      stale: true,
-      stale_reason: `nothing online: run 'asof stream --view ${view.name}' or 'asof publish --view ${view.name}'`,
-    };
+    return { view, rt: this.runtime(view), at, atText: formatInstant(at), streamed, stream, meta: undefined };
   }
+
+  /**
+   * One entity's answer (a single GET). With the embedded store (synchronous) the checkpoints and
+   * the state are read in one synchronous run, so the store checks for commits once, and an entity
+   * the stream has is answered without a promise.
+   */
+  answer(view: View, key: string, at: Instant): ViewAnswer | Promise<ViewAnswer> {
+    const cps = this.store.checkpointsOf(view.name);
+    if (cps instanceof Promise)
+      return cps.then((c) => this.answerFrom(this.prepared(view, at, c), key, false));
+    return this.answerFrom(this.prepared(view, at, cps), key, true);
+  }
+
+  private answerFrom(r: ViewRead, key: string, checked: boolean): ViewAnswer | Promise<ViewAnswer> {
+    const state = r.streamed ? this.store.getState(r.view.name, key, checked) : null;
+    if (state instanceof Promise) return state.then((s) => this.answerOf(r, key, s));
+    return this.answerOf(r, key, state);
+  }
+
+  private answerOf(r: ViewRead, key: string, state: EntityState | null): ViewAnswer | Promise<ViewAnswer> {
+    const values = valuesOf(r.rt, state, r.at);
+    if (r.stream && values !== null) return this.withStatus(r, key, values, r.stream);
+    return this.rest(r, [key], [values]).then((a) => a[0] as ViewAnswer);
+  }
+
+  /** The answers of many entities of one view (a batch): their states read in one lookup. */
+  async answerMany(
+    r: ViewRead,
+    keys: readonly string[],
+  ): Promise<{ values: ViewAnswer['values']; status: Status }[]> {
+    const states = r.streamed ? await this.store.getStates(r.view.name, keys) : null;
+    const values = keys.map((_k, i) => valuesOf(r.rt, states?.[i] ?? null, r.at));
+    if (r.stream && values.every((v) => v !== null)) {
+      const stream = r.stream;
+      return values.map((v) => ({ values: v, status: stream }));
+    }
+    return (await this.rest(r, keys, values)).map((a) => {
+      const { values: v, view: _n, key: _k, at: _a, ...status } = a;
+      return { values: v, status };
+    });
+  }
+
+  private withStatus(r: ViewRead, key: string, values: ViewAnswer['values'], s: Status): ViewAnswer {
+    // the versions before the values, as answers always had them (keys keep their first position)
+    const versions = { feature_version: s.feature_version, transformation_version: s.transformation_version };
+    return { view: r.view.name, key, at: r.atText, ...versions, values, ...s };
+  }
+
+  /** Answers given the stream's values: an entity the stream lacks may have a published batch value. */
+  private async rest(
+    r: ViewRead,
+    keys: readonly string[],
+    streamValues: (ViewAnswer['values'] | null)[],
+  ): Promise<ViewAnswer[]> {
+    const view = r.view;
+    if (r.meta === undefined) r.meta = await this.store.publishedMeta(view.name);
+    const meta = r.meta;
+    const out: ViewAnswer[] = [];
+    let batch: Status | undefined;
+    for (const [i, key] of keys.entries()) {
+      const sv = streamValues[i] ?? null;
+      if (r.stream && (sv !== null || !meta)) {
+        out.push(this.withStatus(r, key, sv, r.stream));
+        continue;
+      }
+      if (!meta) {
+        out.push(
+          this.withStatus(r, key, null, {
+            feature_version: view.version,
+            transformation_version: view.transformationVersion,
+            source: 'none',
+            freshness: null,
+            age_seconds: null,
+            stale: true,
+            stale_reason: `nothing online: run 'asof stream --view ${view.name}' or 'asof publish --view ${view.name}'`,
+          }),
+        );
+        continue;
+      }
+      const current =
+        meta.featureVersion === view.version && meta.transformationVersion === view.transformationVersion;
+      if (!batch) {
+        const j = this.judge(view, r.at, Date.parse(meta.cutoff));
+        const reason = r.streamed
+          ? 'only a batch value exists for this streamed view'
+          : !current
+            ? 'the published partition is of another feature or transformation version'
+            : j.tooOld
+              ? 'the published partition is older than the freshness bound'
+              : undefined;
+        batch = {
+          feature_version: view.version,
+          transformation_version: view.transformationVersion,
+          source: 'batch',
+          as_of_date: meta.asOfDate,
+          freshness: j.freshness,
+          age_seconds: j.age_seconds,
+          stale: reason !== undefined,
+          ...(reason ? { stale_reason: reason } : {}),
+        };
+      }
+      const values = current ? await this.store.publishedValues(view.name, key) : null;
+      out.push(this.withStatus(r, key, values, batch));
+    }
+    return out;
+  }
+}
+
+/** The embedded store's state cache lookups (Prometheus text). */
+function cacheMetrics(): string {
+  const c = stateCacheCounts;
+  return [
+    '# HELP asof_serve_state_cache_hits_total Entity states answered from the decoded-state cache.',
+    '# TYPE asof_serve_state_cache_hits_total counter',
+    `asof_serve_state_cache_hits_total ${c.hits}`,
+    '# HELP asof_serve_state_cache_misses_total Entity states read from the embedded store (not cached, or dropped after a commit).',
+    '# TYPE asof_serve_state_cache_misses_total counter',
+    `asof_serve_state_cache_misses_total ${c.misses}`,
+    '',
+  ].join('\n');
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -215,15 +314,10 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
       (reply as FastifyReply).code(400).send({ error: err.message });
     },
   });
-  const started = new WeakMap<FastifyRequest, bigint>();
-
-  app.addHook('onRequest', async (req) => {
-    started.set(req, process.hrtime.bigint());
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    const t0 = started.get(req);
-    const ms = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e6;
-    metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, ms);
+  // reply.elapsedTime runs from the start of routing, where an onRequest hook would have started it
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime);
+    done();
   });
   app.addHook('onClose', async () => {
     await store.close();
@@ -249,34 +343,53 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
     reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
+  /** Whether a route of this scope checks anything (a token or the rate) before its handler. */
+  const checks = (scope: 'read' | 'ingest' | 'admin' | null) =>
+    rate !== undefined || (scope !== null && (scope !== 'read' || settings?.readRequiresToken === true));
+
   /** Token and rate checks; 401 without a valid token, 403 without the scope, 429 over the rate. */
+  const check = (scope: 'read' | 'ingest' | 'admin' | null, req: FastifyRequest, reply: FastifyReply) => {
+    let who = req.ip;
+    if (scope && (scope !== 'read' || settings?.readRequiresToken)) {
+      const h = req.headers.authorization;
+      const m = typeof h === 'string' ? /^Bearer (\S+)$/.exec(h) : null;
+      const tok = m ? tokens.find((t) => safeEqual(t.value, m[1] as string)) : undefined;
+      if (!tok) {
+        reply.header('www-authenticate', 'Bearer');
+        throw new HttpError(401, 'unauthorized');
+      }
+      if (!tok.scopes.includes(scope)) throw new HttpError(403, 'forbidden');
+      who = `token:${tok.name}`;
+    }
+    if (rate !== undefined) {
+      const now = opts.clock.now();
+      const b = buckets.get(who) ?? { tokens: rate, last: now };
+      b.tokens = Math.min(rate, b.tokens + ((now - b.last) / 1000) * rate);
+      b.last = now;
+      buckets.set(who, b);
+      if (b.tokens < 1) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil((1 - b.tokens) / rate))));
+        throw new HttpError(429, 'rate limit exceeded');
+      }
+      b.tokens -= 1;
+    }
+  };
   const guard =
-    (scope: 'read' | 'ingest' | 'admin' | null) => async (req: FastifyRequest, reply: FastifyReply) => {
-      let who = req.ip;
-      if (scope && (scope !== 'read' || settings?.readRequiresToken)) {
-        const h = req.headers.authorization;
-        const m = typeof h === 'string' ? /^Bearer (\S+)$/.exec(h) : null;
-        const tok = m ? tokens.find((t) => safeEqual(t.value, m[1] as string)) : undefined;
-        if (!tok) {
-          reply.header('www-authenticate', 'Bearer');
-          throw new HttpError(401, 'unauthorized');
-        }
-        if (!tok.scopes.includes(scope)) throw new HttpError(403, 'forbidden');
-        who = `token:${tok.name}`;
+    (scope: 'read' | 'ingest' | 'admin' | null) => async (req: FastifyRequest, reply: FastifyReply) =>
+      check(scope, req, reply);
+  /** The read routes' hooks: none when reads are open and unlimited, else a callback (no promise). */
+  const readHooks = checks('read')
+    ? {
+        preHandler: (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+          try {
+            check('read', req, reply);
+          } catch (e) {
+            return done(e as Error);
+          }
+          done();
+        },
       }
-      if (rate !== undefined) {
-        const now = opts.clock.now();
-        const b = buckets.get(who) ?? { tokens: rate, last: now };
-        b.tokens = Math.min(rate, b.tokens + ((now - b.last) / 1000) * rate);
-        b.last = now;
-        buckets.set(who, b);
-        if (b.tokens < 1) {
-          reply.header('retry-after', String(Math.max(1, Math.ceil((1 - b.tokens) / rate))));
-          throw new HttpError(429, 'rate limit exceeded');
-        }
-        b.tokens -= 1;
-      }
-    };
+    : {};
 
   const viewOf = (name: string): View => {
     if (!NAME.test(name)) throw new HttpError(400, `view name '${name.slice(0, 64)}' is not a valid name`);
@@ -305,13 +418,13 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
   // with tokens declared, metrics need the admin scope; without, they are open like the reads
   app.get('/metrics', { preHandler: guard(tokens.length > 0 ? 'admin' : null) }, async (_req, reply) => {
     reply.header('content-type', 'text/plain; version=0.0.4');
-    return metrics.render() + streamMetrics(dir);
+    return metrics.render() + cacheMetrics() + streamMetrics(dir);
   });
 
   app.get<{ Params: { view: string; key: string }; Querystring: { at?: string } }>(
     '/v1/features/:view/:key',
     {
-      preHandler: guard('read'),
+      ...readHooks,
       schema: {
         querystring: {
           type: 'object',
@@ -320,7 +433,7 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
         },
       },
     },
-    async (req) => {
+    (req) => {
       const view = viewOf(req.params.view);
       checkKey(req.params.key, 'key');
       return reader.answer(view, req.params.key, readTime(req.query.at, 'at'));
@@ -330,7 +443,7 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
   app.post<{ Body: { entities: string[]; features: string[]; at?: string } }>(
     '/v1/features',
     {
-      preHandler: guard('read'),
+      ...readHooks,
       schema: {
         body: {
           type: 'object',
@@ -376,18 +489,25 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
           { feature_version: w.view.version, transformation_version: w.view.transformationVersion },
         ]),
       );
-      const entities = [];
-      for (const key of req.body.entities) {
-        const values: Record<string, Value> = {};
-        const status: Record<string, Omit<ViewAnswer, 'values' | 'view' | 'key' | 'at'>> = {};
-        for (const w of wanted.values()) {
-          const a = await reader.answer(w.view, key, at);
-          for (const f of w.features) values[`${w.view.name}:${f}`] = a.values ? (a.values[f] ?? null) : null;
-          const { values: _v, view: _n, key: _k, at: _a, ...rest } = a;
-          status[w.view.name] = rest;
-        }
-        entities.push({ key, values, views: status });
+      const keys = req.body.entities;
+      // per view: its checkpoints and status once, then every entity's state in one lookup
+      const answers: {
+        w: { view: View; features: string[] };
+        rows: { values: ViewAnswer['values']; status: Status }[];
+      }[] = [];
+      for (const w of wanted.values()) {
+        answers.push({ w, rows: await reader.answerMany(await reader.prepare(w.view, at), keys) });
       }
+      const entities = keys.map((key, i) => {
+        const values: Record<string, Value> = {};
+        const status: Record<string, Status> = {};
+        for (const { w, rows } of answers) {
+          const a = rows[i] as (typeof rows)[number];
+          for (const f of w.features) values[`${w.view.name}:${f}`] = a.values ? (a.values[f] ?? null) : null;
+          status[w.view.name] = a.status;
+        }
+        return { key, values, views: status };
+      });
       return { at: formatInstant(at), views, entities };
     },
   );

@@ -282,6 +282,8 @@ describe('asof serve', () => {
       /asof_serve_request_duration_seconds_bucket\{method="GET",route="\/v1\/features\/:view\/:key",le="0.001"\} \d+/,
     );
     expect(text).toMatch(/asof_stream_events_accepted_total\{source="events"\} \d+/);
+    expect(text).toMatch(/^asof_serve_state_cache_hits_total \d+$/m);
+    expect(text).toMatch(/^asof_serve_state_cache_misses_total [1-9]\d*$/m);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 

@@ -109,6 +109,12 @@ export class RedisOnline implements StreamStateStore, OnlineReadStore, PublishSt
     return v ? (JSON.parse(v) as EntityState) : null;
   }
 
+  async getStates(view: string, keys: readonly string[]): Promise<(EntityState | null)[]> {
+    if (keys.length === 0) return [];
+    const vs = await this.client.hmGet(this.key('state', view), [...keys]);
+    return vs.map((v) => (v ? (JSON.parse(v) as EntityState) : null));
+  }
+
   async checkpointsOf(view: string): Promise<Checkpoint[]> {
     if (performance.now() - this.cachedAt > CHECKPOINT_TTL_MS) {
       const all = await this.client.hGetAll(this.key('checkpoint'));
