@@ -203,9 +203,11 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
     // Prints each statement's time (for benchmarks and tuning), never on by default.
     engine.query = async (sql: string) => {
       const s0 = performance.now();
+      const c0 = process.cpuUsage();
       const r = await query(sql);
+      const c = process.cpuUsage(c0);
       log.info(
-        `${((performance.now() - s0) / 1000).toFixed(2)} s  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
+        `${((performance.now() - s0) / 1000).toFixed(2)} s (cpu ${((c.user + c.system) / 1e6).toFixed(2)} s)  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
       );
       return r;
     };
