@@ -5,9 +5,10 @@
 // Killed at any moment, finished partitions stay published and the rerun skips them.
 
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { dropChunk, materializeChunk, writeChunkDate } from '../engines/duckdb/backfill.js';
+import { dropChunk, materializeChunk, spillTo, writeChunkDate } from '../engines/duckdb/backfill.js';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
 import type { Engine, LoadedSource } from '../engines/engine.js';
 import { duckDbOptions, type EngineType, openEngine } from '../engines/open.js';
@@ -17,7 +18,7 @@ import type { Project, View } from '../spec/project.js';
 import { selectViews } from '../spec/select.js';
 import { readManifest } from '../storage/lake/manifest.js';
 import { readablePartitionDir, recover, verifyPartition, writePartition } from '../storage/lake/partition.js';
-import { DATA_FILE } from '../storage/lake/paths.js';
+import { DATA_FILE, versionDir } from '../storage/lake/paths.js';
 import { type Clock, cutoffInstant, type IsoDate, systemClock } from '../time/index.js';
 import { backfillOnEngine, runsChunks } from './backfill-engine.js';
 import {
@@ -176,6 +177,7 @@ export async function backfill(project: Project, opts: BackfillOptions): Promise
   let engine: DuckDbEngine | undefined;
   let other: Engine | undefined;
   const writers: DuckDBConnection[] = [];
+  let spill: string | undefined;
   try {
     for (const v of views) recover(project.storage.offline, v.name, v.version);
     // Planned under the lock, after recovery: what is published now is what the plan reads.
@@ -211,6 +213,15 @@ export async function backfill(project: Project, opts: BackfillOptions): Promise
         chosen instanceof DuckDbEngine && !opts.using
           ? chosen
           : await DuckDbEngine.open(duckDbOptions(project.engine));
+      // Spills (a source larger than memory_limit, e.g. 100M rows) go in the first view's staging
+      // folder: on the lake's disk, removed at the end, and cleared by recover() if the run is killed.
+      const spillView = busyViews[0]!;
+      spill = path.join(
+        versionDir(project.storage.offline, spillView.name, spillView.version),
+        '.staging',
+        `spill-${runId}`,
+      );
+      await spillTo(engine, spill);
       const sources = await loadStable(project, busyViews, engine);
       opts.onSourcesLoaded?.();
       for (let i = 0; i < jobs; i++) writers.push(await engine.connect());
@@ -270,6 +281,7 @@ export async function backfill(project: Project, opts: BackfillOptions): Promise
   } finally {
     for (const w of writers) w.closeSync();
     await engine?.close();
+    if (spill) rmSync(spill, { recursive: true, force: true });
     await other?.close();
     for (const l of locks) l.release();
   }
