@@ -305,6 +305,19 @@ describe('asof models build --engine spark', () => {
     const rows = await snapshot(dir);
     expect(rows).toHaveLength(3);
     expect(rows).toEqual(await snapshot(duckDir));
+    // Planned per warehouse: nothing left to do on Spark, every model new to DuckDB (the spec's engine).
+    const range = ['--from', '2025-03-01', '--to', '2025-03-02'];
+    expect((await asof('models', 'plan', ...range, '--engine', 'spark')).stdout).toBe(
+      'models: nothing to rebuild\n',
+    );
+    expect((await asof('models', 'plan', ...range)).stdout).toMatch(/^models to rebuild \(3\):/);
+    // A view over a model, backfilled on Spark from the CLI: u1 had 2 sessions of 2 clicks on 03-01, u2 one of 2.
+    const bf = await asof('backfill', '--from', '2025-03-02', '--to', '2025-03-02', '--engine', 'spark');
+    expect(bf.code, bf.stderr).toBe(0);
+    const shown = await asof('show', '--view', 'user_sessions', '--as-of', '2025-03-02', '--format', 'csv');
+    expect(shown.stdout).toBe(
+      'user_id,as_of_date,sessions_7d,clicks_7d\nu1,2025-03-02,2,4\nu2,2025-03-02,1,2\n',
+    );
     // The models' state says where each model was built: on DuckDB now, every model is new.
     expect((await asof('load', '--source', 'clickstream', 'data/*.jsonl')).code).toBe(0);
     const onDuck = await asof('models', 'build', '--from', '2025-03-01', '--to', '2025-03-02');
