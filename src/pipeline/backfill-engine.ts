@@ -10,11 +10,10 @@ import type { Engine, LoadedSource } from '../engines/engine.js';
 import { AsofError } from '../errors.js';
 import { chunkDates, planBackfillChunk } from '../plan/backfill.js';
 import type { Project, View } from '../spec/project.js';
-import { writePartition } from '../storage/lake/partition.js';
-import { DATA_FILE, versionDir } from '../storage/lake/paths.js';
+import { versionDir } from '../storage/lake/paths.js';
 import type { Clock, IsoDate } from '../time/index.js';
 import type { BackfillProgress } from './backfill.js';
-import { type BuiltPartition, buildPartition, loadSources, partitionManifest } from './build.js';
+import { type BuiltPartition, buildPartition, loadSources, publishPartition } from './build.js';
 import type { Logger } from './log.js';
 import { resolveSourceFiles, sourceFingerprint } from './sources.js';
 
@@ -120,28 +119,21 @@ async function swapDate(
   const file = out.files.get(asOfDate);
   if (file === undefined) throw new Error(`the engine wrote no file for ${asOfDate}`);
   const rowsWritten = out.rows.get(asOfDate) ?? 0;
-  const dir = await writePartition(
-    { offline: project.storage.offline, view: view.name, version: view.version, asOfDate },
-    runId,
-    async (staging) => {
-      await rename(file, path.join(staging, DATA_FILE));
-      return [DATA_FILE];
+  const dir = await publishPartition(
+    {
+      project,
+      view,
+      asOfDate,
+      cutoff,
+      loaded,
+      rowsWritten,
+      columns: out.columns,
+      runId,
+      started: t0,
+      engine: b.engine,
     },
-    (dataFiles) =>
-      partitionManifest({
-        project,
-        view,
-        asOfDate,
-        cutoff,
-        loaded,
-        rowsWritten,
-        columns: out.columns,
-        dataFiles,
-        runId,
-        started: t0,
-        finished: clock.now(),
-        engine: b.engine,
-      }),
+    clock,
+    (to) => rename(file, to),
   );
   return {
     view: view.name,

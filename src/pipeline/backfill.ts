@@ -17,8 +17,8 @@ import { chunkDates, planBackfillChunk } from '../plan/backfill.js';
 import type { Project, View } from '../spec/project.js';
 import { selectViews } from '../spec/select.js';
 import { readManifest } from '../storage/lake/manifest.js';
-import { readablePartitionDir, recover, verifyPartition, writePartition } from '../storage/lake/partition.js';
-import { DATA_FILE, versionDir } from '../storage/lake/paths.js';
+import { readablePartitionDir, recover, verifyPartition } from '../storage/lake/partition.js';
+import { versionDir } from '../storage/lake/paths.js';
 import { type Clock, cutoffInstant, type IsoDate, systemClock } from '../time/index.js';
 import { backfillOnEngine, runsChunks } from './backfill-engine.js';
 import {
@@ -26,7 +26,7 @@ import {
   buildPartition,
   loadSources,
   lockViews,
-  partitionManifest,
+  publishPartition,
   record,
 } from './build.js';
 import { cdcFingerprint, exportCdcSources } from './cdc-source.js';
@@ -301,28 +301,21 @@ async function writeDate(
   const t0 = clock.now();
   const asOfDate = anchor.asOfDate;
   const rowsWritten = chunk.rows.get(asOfDate) ?? 0;
-  const dir = await writePartition(
-    { offline: project.storage.offline, view: view.name, version: view.version, asOfDate },
-    runId,
-    async (staging) => {
-      await writeChunkDate(conn, chunk, asOfDate, path.join(staging, DATA_FILE));
-      return [DATA_FILE];
+  const dir = await publishPartition(
+    {
+      project,
+      view,
+      asOfDate,
+      cutoff: anchor.cutoff,
+      loaded,
+      rowsWritten,
+      columns: chunk.columns,
+      runId,
+      started: t0,
+      engine,
     },
-    (dataFiles) =>
-      partitionManifest({
-        project,
-        view,
-        asOfDate,
-        cutoff: anchor.cutoff,
-        loaded,
-        rowsWritten,
-        columns: chunk.columns,
-        dataFiles,
-        runId,
-        started: t0,
-        finished: clock.now(),
-        engine,
-      }),
+    clock,
+    (file) => writeChunkDate(conn, chunk, asOfDate, file),
   );
   return {
     view: view.name,

@@ -174,31 +174,26 @@ export async function buildPartition(
     throw new QualityGateError(view.name, asOfDate, checks);
   }
   const t2 = clock.now();
-  const dir = await writePartition(
-    { offline: project.storage.offline, view: view.name, version: view.version, asOfDate },
-    runId,
-    async (staging) => {
-      await engine.writeParquet(result, path.join(staging, DATA_FILE));
-      await beforeSwap?.(view.name);
-      return [DATA_FILE];
+  const dir = await publishPartition(
+    {
+      project,
+      view,
+      asOfDate,
+      cutoff: plan.cutoff,
+      loaded,
+      rowsWritten,
+      columns,
+      runId,
+      started: t0,
+      engine,
+      checks,
+      lateEvents: late,
     },
-    (dataFiles) =>
-      partitionManifest({
-        project,
-        view,
-        asOfDate,
-        cutoff: plan.cutoff,
-        loaded,
-        rowsWritten,
-        columns,
-        dataFiles,
-        runId,
-        started: t0,
-        finished: clock.now(),
-        engine,
-        checks,
-        lateEvents: late,
-      }),
+    clock,
+    async (file) => {
+      await engine.writeParquet(result, file);
+      await beforeSwap?.(view.name);
+    },
   );
   await engine.dropResult(result);
   return {
@@ -216,6 +211,29 @@ export async function buildPartition(
 }
 
 /** The manifest of one partition, the same for `asof build` and `asof backfill`. */
+type ManifestFields = Parameters<typeof partitionManifest>[0];
+
+/**
+ * Writes one partition of a view: its data file (`writeData` gets the staging path to write it
+ * at), then its manifest, swapped in atomically (storage/lake/partition.ts). Every writer (build,
+ * backfill on DuckDB, backfill on another engine) goes through here, so manifests agree.
+ */
+export function publishPartition(
+  m: Omit<ManifestFields, 'dataFiles' | 'finished'>,
+  clock: Clock,
+  writeData: (file: string) => Promise<void>,
+): Promise<string> {
+  return writePartition(
+    { offline: m.project.storage.offline, view: m.view.name, version: m.view.version, asOfDate: m.asOfDate },
+    m.runId,
+    async (staging) => {
+      await writeData(path.join(staging, DATA_FILE));
+      return [DATA_FILE];
+    },
+    (dataFiles) => partitionManifest({ ...m, dataFiles, finished: clock.now() }),
+  );
+}
+
 export function partitionManifest(m: {
   project: Project;
   view: View;
