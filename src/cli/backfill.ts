@@ -2,8 +2,8 @@
 // then what each view partition of the range needs (new, definition changed, source changed, up to
 // date); then doing exactly that, models first.
 
-import { type Command, Option } from 'commander';
-import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
+import type { Command } from 'commander';
+import type { EngineType } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import type { PlannedPartition } from '../pipeline/backfill.js';
 import { exportCdcSources } from '../pipeline/cdc-source.js';
@@ -12,7 +12,7 @@ import { loadProject } from '../pipeline/project.js';
 import { selectViews } from '../spec/select.js';
 import { systemClock } from '../time/index.js';
 import { parseDateRange } from '../time/range.js';
-import { collect, projectOption } from './common.js';
+import { collect, engineOption, projectOption } from './common.js';
 import { modelFailures, printModelItems } from './models.js';
 import { progressFor } from './progress.js';
 
@@ -95,12 +95,7 @@ export function registerBackfill(program: Command): void {
         positiveInt('--chunk-days'),
         31,
       )
-      .addOption(
-        new Option(
-          '--engine <engine>',
-          "the engine to run on (default: the spec's engine, else duckdb)",
-        ).choices(ENGINE_TYPES),
-      ),
+      .addOption(engineOption("the engine to run on (default: the spec's engine, else duckdb)")),
   ).action(async (opts: RangeOpts & { jobs: number; chunkDays: number; engine?: EngineType }) => {
     const dates = parseDateRange(opts.from, opts.to);
     const project = await loadProject(opts.project);

@@ -2,10 +2,10 @@
 
 import { type Command, Option } from 'commander';
 import { loadRaw } from '../elt/load.js';
-import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
+import type { EngineType } from '../engines/open.js';
 import { loadProject } from '../pipeline/project.js';
 import type { SourceFormat } from '../spec/project.js';
-import { projectOption } from './common.js';
+import { engineOption, projectOption } from './common.js';
 
 export function registerLoad(program: Command): void {
   projectOption(
@@ -18,12 +18,7 @@ export function registerLoad(program: Command): void {
       )
       .argument('[files...]', 'files or globs (default: the declared source path)')
       .addOption(new Option('--format <format>', 'file format').choices(['csv', 'json', 'jsonl', 'parquet']))
-      .addOption(
-        new Option(
-          '--engine <engine>',
-          "land in this engine's warehouse (default: the spec's engine)",
-        ).choices(ENGINE_TYPES),
-      ),
+      .addOption(engineOption("land in this engine's warehouse (default: the spec's engine)")),
   ).action(
     async (
       files: string[],

@@ -2,7 +2,7 @@
 // (changed models, everything downstream, in dependency order). The views reading a rebuilt model
 // are listed with their partitions; rebuild them with `asof build` / `asof backfill`.
 
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import {
   buildModels,
   loadModelGraph,
@@ -11,12 +11,12 @@ import {
   planModels,
 } from '../elt/models.js';
 import { warehouseName } from '../elt/warehouse.js';
-import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
+import type { EngineType } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { loadProject } from '../pipeline/project.js';
 import { modelsStateIn, readModelsState } from '../storage/meta/models.js';
 import { parseIsoDate } from '../time/index.js';
-import { collect, projectOption, stderrLogger } from './common.js';
+import { collect, engineOption, projectOption, stderrLogger } from './common.js';
 
 interface Opts {
   from?: string;
@@ -105,12 +105,7 @@ export function registerModels(program: Command): void {
     );
   common(models.command('plan').description('print what a build would rebuild, without building'))
     .option('--graph', 'also print every model in dependency order')
-    .addOption(
-      new Option(
-        '--engine <engine>',
-        "plan for this engine's warehouse (default: the spec's engine)",
-      ).choices(ENGINE_TYPES),
-    )
+    .addOption(engineOption("plan for this engine's warehouse (default: the spec's engine)"))
     .action(async (opts: Opts) => {
       const project = await loadProject(opts.project);
       const graph = await loadModelGraph(project);
@@ -119,12 +114,7 @@ export function registerModels(program: Command): void {
       process.stdout.write(printPlan(plan, opts.graph ?? false));
     });
   common(models.command('build').description('rebuild changed models and their downstream, in order'))
-    .addOption(
-      new Option(
-        '--engine <engine>',
-        "build in this engine's warehouse (default: the spec's engine)",
-      ).choices(ENGINE_TYPES),
-    )
+    .addOption(engineOption("build in this engine's warehouse (default: the spec's engine)"))
     .action(async (opts: Opts) => {
       const project = await loadProject(opts.project);
       const results = await buildModels(project, { ...range(opts), log: stderrLogger, engine: opts.engine });

@@ -2,10 +2,10 @@
 
 import { type Command, Option } from 'commander';
 import { openWarehouse } from '../elt/warehouse.js';
-import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
+import type { EngineType } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { loadProject } from '../pipeline/project.js';
-import { projectOption } from './common.js';
+import { engineOption, projectOption } from './common.js';
 import { formatResult, type OutputFormat } from './format.js';
 
 export function registerQuery(program: Command): void {
@@ -17,11 +17,7 @@ export function registerQuery(program: Command): void {
       .addOption(
         new Option('--format <format>', 'output format').choices(['csv', 'json', 'table']).default('table'),
       )
-      .addOption(
-        new Option('--engine <engine>', "query this engine's warehouse (default: the spec's engine)").choices(
-          ENGINE_TYPES,
-        ),
-      ),
+      .addOption(engineOption("query this engine's warehouse (default: the spec's engine)")),
   ).action(async (sql: string, opts: { format: OutputFormat; project: string; engine?: EngineType }) => {
     const project = await loadProject(opts.project);
     const wh = await openWarehouse(project, { readOnly: true, engine: opts.engine });

@@ -2,11 +2,11 @@
 // features as they were just before its time (exact), or from the latest published partition.
 
 import { type Command, Option } from 'commander';
-import { ENGINE_TYPES, type EngineType } from '../engines/open.js';
+import type { EngineType } from '../engines/open.js';
 import { loadProject } from '../pipeline/project.js';
 import { trainingSet } from '../pipeline/training-set.js';
 import type { TrainingSetMode } from '../plan/training-set.js';
-import { collect, projectOption, stderrLogger } from './common.js';
+import { collect, engineOption, projectOption, stderrLogger } from './common.js';
 
 export function registerTrainingSet(program: Command): void {
   projectOption(
@@ -28,10 +28,7 @@ export function registerTrainingSet(program: Command): void {
           .default('exact'),
       )
       .addOption(
-        new Option(
-          '--engine <engine>',
-          "the engine computing exact features (default: the spec's engine, else duckdb)",
-        ).choices(ENGINE_TYPES),
+        engineOption("the engine computing exact features (default: the spec's engine, else duckdb)"),
       ),
   ).action(
     async (opts: {

@@ -44,6 +44,22 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
+/** Zones that are UTC at every instant: local time is UTC time, and N days are N x 24 hours. */
+const UTC_ZONES = new Set([
+  'UTC',
+  'Etc/UTC',
+  'GMT',
+  'Etc/GMT',
+  'Etc/Universal',
+  'Universal',
+  'Zulu',
+  'Etc/Zulu',
+]);
+
+export function isUtcZone(tz: string): boolean {
+  return UTC_ZONES.has(tz);
+}
+
 export function addDays(date: IsoDate, days: number): IsoDate {
   return Temporal.PlainDate.from(date).add({ days }).toString();
 }

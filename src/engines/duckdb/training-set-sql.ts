@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { AGGREGATIONS } from '../../aggregate/kinds.js';
 import type { TrainingSetPlan, TrainingViewPlan } from '../../plan/training-set.js';
 import type { SourceFormat } from '../../spec/project.js';
-import { formatWindow, type Window } from '../../time/index.js';
+import { formatWindow, isUtcZone, type Window } from '../../time/index.js';
 import { printExpr } from '../sql/expr-printer.js';
 import { aggregateSql } from './aggregates.js';
 import { duckdbDialect } from './dialect.js';
@@ -69,18 +69,6 @@ export function badLabelTimesSql(timeColumn: string): string {
   FROM ${LABELS_TABLE} WHERE ${LABEL_TIME} IS NULL ORDER BY ${ROW_ID} LIMIT 3`;
 }
 
-/** Zones that are UTC at every instant, whose local time is the instant's UTC time. */
-const UTC_ZONES = new Set([
-  'UTC',
-  'Etc/UTC',
-  'GMT',
-  'Etc/GMT',
-  'Etc/Universal',
-  'Universal',
-  'Zulu',
-  'Etc/Zulu',
-]);
-
 /**
  * The inclusive start of a window ending at instant `t` (SQL). `Nd`: the same local wall-clock time
  * N calendar days earlier; a time in a DST overlap takes the earlier instant and one in a gap moves
@@ -96,7 +84,7 @@ export function windowStartSql(t: string, w: Window, timezone: string): string |
       return `make_timestamptz(epoch_us(${t}) - ${w.n * 3_600_000_000})`;
     case 'days': {
       // A zone without offset changes: N days are N x 24 hours (the conversions below cost ~10x more).
-      if (UTC_ZONES.has(timezone)) return `make_timestamptz(epoch_us(${t}) - ${w.n * 86_400_000_000})`;
+      if (isUtcZone(timezone)) return `make_timestamptz(epoch_us(${t}) - ${w.n * 86_400_000_000})`;
       const local = `((${t} AT TIME ZONE ${tz}) - INTERVAL ${w.n} DAY)`;
       const later = `timezone(${tz}, ${local})`;
       const back = (m: number) => `(${later} - INTERVAL ${m} MINUTE)`;
@@ -111,7 +99,7 @@ export function referenceDateSql(
   rule: TrainingViewPlan['referenceRule'],
   timezone: string,
 ): string {
-  if (UTC_ZONES.has(timezone)) {
+  if (isUtcZone(timezone)) {
     // The UTC date without ICU: a TIMESTAMP (no zone) casts to DATE by plain arithmetic.
     return `make_timestamp(epoch_us(${t})${rule === 'end_of_day' ? ' - 1' : ''})::DATE`;
   }
