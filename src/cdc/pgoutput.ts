@@ -5,7 +5,8 @@
 import { AsofError } from '../errors.js';
 import type { CdcSource } from '../spec/cdc.js';
 import type { ColumnType } from '../types.js';
-import { type CdcChange, type CdcRow, coerceRow, parseLsn } from './events.js';
+import { type CdcOp, type CdcRow, coerceRow } from './events.js';
+import { type PolledBatch, TransactionReader, truncateError } from './transactions.js';
 
 /** PostgreSQL type OIDs a contract type reads without loss (text values; `string` takes any). */
 const ACCEPTS: Record<Exclude<ColumnType, 'string'>, number[]> = {
@@ -23,12 +24,6 @@ interface Relation {
   schema: string;
   table: string;
   columns: { name: string; type: number }[];
-}
-
-export interface DecodedBatch {
-  changes: CdcChange[];
-  commitLsn: bigint | undefined;
-  transactions: number;
 }
 
 class Reader {
@@ -78,14 +73,9 @@ export function decodePgoutput(
   source: CdcSource,
   target: { schema: string; table: string; slot: string },
   timezone: string,
-): DecodedBatch {
+): PolledBatch {
   const relations = new Map<number, Relation>();
-  const out: CdcChange[] = [];
-  let pending: CdcChange[] = [];
-  let txTs = 0;
-  let txId: string | undefined;
-  let commitLsn: bigint | undefined;
-  let transactions = 0;
+  const txs = new TransactionReader();
   const mine = (r: Relation | undefined) => r?.schema === target.schema && r.table === target.table;
 
   for (const [lsnText, data] of rows) {
@@ -113,27 +103,20 @@ export function decodePgoutput(
         );
       return rel;
     };
-    const push = (op: CdcChange['op'], before: CdcRow | null, after: CdcRow | null) =>
-      pending.push({ op, lsn: 0n, tsMs: txTs, txId, before, after, origin });
+    const push = (op: CdcOp, before: CdcRow | null, after: CdcRow | null) =>
+      txs.change(op, before, after, origin);
     switch (m.byte()) {
       case 'B': {
         m.int64();
-        txTs = Number(m.int64() / 1000n) + PG_EPOCH_MS;
-        txId = String(m.int32());
-        pending = [];
+        const ts = Number(m.int64() / 1000n) + PG_EPOCH_MS;
+        txs.begin(String(m.int32()), ts);
         break;
       }
       case 'C': {
         m.int8();
         m.int64();
         m.int64();
-        const ts = Number(m.int64() / 1000n) + PG_EPOCH_MS;
-        const lsn = parseLsn(lsnText);
-        if (lsn === undefined) throw new AsofError('unexpected', `${origin}: not an LSN`);
-        for (const c of pending) out.push({ ...c, lsn, tsMs: ts || c.tsMs });
-        pending = [];
-        commitLsn = lsn;
-        transactions++;
+        txs.commit(lsnText, Number(m.int64() / 1000n) + PG_EPOCH_MS, origin);
         break;
       }
       case 'R': {
@@ -176,18 +159,13 @@ export function decodePgoutput(
         break;
       }
       case 'T':
-        throw new AsofError(
-          'contract',
-          `${origin}: TRUNCATE of ${target.schema}.${target.table} is not captured`,
-          {},
-          `drop the capture ('asof cdc drop --source ${source.name}') and run again to take a new snapshot`,
-        );
+        throw truncateError(origin, target, source);
       default:
         // Type ('Y'), Origin ('O') and logical Messages ('M') carry no row.
         break;
     }
   }
-  return { changes: out, commitLsn, transactions };
+  return txs.result();
 }
 
 /** A contract column whose PostgreSQL type can no longer be read as declared stops the capture. */

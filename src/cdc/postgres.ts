@@ -9,6 +9,7 @@ import type { Clock } from '../time/index.js';
 import { parseTimestamp } from '../time/index.js';
 import { type CdcChange, coerceRow, formatLsn, parseLsn } from './events.js';
 import { decodePgoutput } from './pgoutput.js';
+import { type PolledBatch, TransactionReader, truncateError } from './transactions.js';
 
 export interface PgTarget {
   url: string;
@@ -159,17 +160,14 @@ interface Wal2JsonRow {
   identity?: { name: string; value: unknown }[];
 }
 
-export interface PolledBatch {
-  changes: CdcChange[];
-  /** The end of the last whole transaction read: what to acknowledge once applied. */
-  commitLsn: bigint | undefined;
-  transactions: number;
+/** The time of a B or C record (include-timestamp), as epoch ms. */
+function time(row: Wal2JsonRow): number | null {
+  return row.timestamp ? parseTimestamp(row.timestamp, 'UTC') : null;
 }
 
 /**
- * Reads (without consuming) up to about `limit` changes of whole transactions from the slot. Each
- * change carries its transaction's commit LSN: PostgreSQL applies a transaction at its commit, and
- * a change inside it may have an LSN before the snapshot's consistent point.
+ * Reads (without consuming) up to about `limit` changes of whole transactions from the slot, each
+ * with its transaction's commit LSN (see TransactionReader).
  */
 export async function peek(
   client: pg.Client,
@@ -194,12 +192,7 @@ export async function peek(
     values: [t.slot, limit, `${t.schema}.${t.table}`],
     rowMode: 'array',
   });
-  const out: CdcChange[] = [];
-  let pending: CdcChange[] = [];
-  let txTs = 0;
-  let txId: string | undefined;
-  let commitLsn: bigint | undefined;
-  let transactions = 0;
+  const txs = new TransactionReader();
   for (const [lsnText, data] of r.rows as [string, string][]) {
     const row = JSON.parse(data) as Wal2JsonRow;
     const origin = `slot ${t.slot} at ${lsnText}`;
@@ -209,20 +202,11 @@ export async function peek(
         : null;
     switch (row.action) {
       case 'B':
-        pending = [];
-        txId = row.xid === undefined ? undefined : String(row.xid);
-        txTs = (row.timestamp ? parseTimestamp(row.timestamp, 'UTC') : null) ?? 0;
+        txs.begin(row.xid === undefined ? undefined : String(row.xid), time(row) ?? 0);
         break;
-      case 'C': {
-        const lsn = parseLsn(lsnText);
-        if (lsn === undefined) throw new AsofError('unexpected', `${origin}: not an LSN`);
-        const ts = (row.timestamp ? parseTimestamp(row.timestamp, 'UTC') : null) ?? txTs;
-        for (const c of pending) out.push({ ...c, lsn, tsMs: ts || c.tsMs });
-        pending = [];
-        commitLsn = lsn;
-        transactions++;
+      case 'C':
+        txs.commit(lsnText, time(row), origin);
         break;
-      }
       case 'I':
       case 'U':
       case 'D': {
@@ -236,29 +220,16 @@ export async function peek(
             `give ${t.schema}.${t.table} a primary key or REPLICA IDENTITY FULL`,
           );
         }
-        pending.push({
-          op: row.action === 'I' ? 'c' : row.action === 'U' ? 'u' : 'd',
-          lsn: 0n,
-          tsMs: txTs,
-          txId,
-          before,
-          after,
-          origin,
-        });
+        txs.change(row.action === 'I' ? 'c' : row.action === 'U' ? 'u' : 'd', before, after, origin);
         break;
       }
       case 'T':
-        throw new AsofError(
-          'contract',
-          `${origin}: TRUNCATE of ${t.schema}.${t.table} is not captured`,
-          {},
-          `drop the capture ('asof cdc drop --source ${source.name}') and run again to take a new snapshot`,
-        );
+        throw truncateError(origin, t, source);
       default:
         break;
     }
   }
-  return { changes: out, commitLsn, transactions };
+  return txs.result();
 }
 
 /**

@@ -357,7 +357,7 @@ async function materialize(
   const d = wh.dialect;
   const target = qualified(d, m.name);
   await wh.run(`CREATE SCHEMA IF NOT EXISTS ${d.quoteIdent(m.schema)}`);
-  if (wh.writeModel) return writeModel(wh, wh.writeModel.bind(wh), m, partitions, timezone, exportDate);
+  if (writesModels(wh)) return writeModel(wh, m, partitions, timezone, exportDate);
   const existing = await wh.relationKind(m.schema, m.relation);
   if (m.materialization === 'view' || m.materialization === 'table') {
     const sql = renderModelSql(m, d);
@@ -396,10 +396,16 @@ async function materialize(
 /** Dates written per job by a warehouse that writes models itself (a month of partitions). */
 const DATES_PER_WRITE = 31;
 
+/** A warehouse that writes model relations itself (Spark). */
+type ModelWriter = Warehouse & Required<Pick<Warehouse, 'writeModel'>>;
+
+function writesModels(wh: Warehouse): wh is ModelWriter {
+  return wh.writeModel !== undefined;
+}
+
 /** materialize() for warehouses with writeModel (Spark): no transaction, one write per relation or batch of dates. */
 async function writeModel(
-  wh: Warehouse,
-  write: NonNullable<Warehouse['writeModel']>,
+  wh: ModelWriter,
   m: ModelGraph['models'][string],
   partitions: string[],
   timezone: string,
@@ -408,14 +414,18 @@ async function writeModel(
   const d = wh.dialect;
   const at = { schema: m.schema, relation: m.relation };
   if (m.materialization === 'view' || m.materialization === 'table') {
-    const rows = await write({ ...at, materialization: m.materialization, sql: renderModelSql(m, d) });
+    const rows = await wh.writeModel({
+      ...at,
+      materialization: m.materialization,
+      sql: renderModelSql(m, d),
+    });
     return rows.get('all') ?? 0;
   }
   const dateCol = d.quoteIdent(m.dateColumn ?? '');
   let total = 0;
   for (let i = 0; i < partitions.length; i += DATES_PER_WRITE) {
     const batch = partitions.slice(i, i + DATES_PER_WRITE);
-    const rows = await write({
+    const rows = await wh.writeModel({
       ...at,
       materialization: 'incremental',
       dateColumn: m.dateColumn ?? '',

@@ -8,6 +8,7 @@ import { AsofError } from '../errors.js';
 import type { Value } from '../expr/evaluate.js';
 import { planViewAt } from '../plan/view-at.js';
 import type { Project, View } from '../spec/project.js';
+import { selectView } from '../spec/select.js';
 import type { Checkpoint } from '../storage/online/sqlite.js';
 import type { OnlineReadStore } from '../storage/online/store.js';
 import { eventsDir } from '../stream/job.js';
@@ -22,19 +23,6 @@ export interface OnlineValues {
   at: string;
   /** Feature name -> value; null where batch would give NULL; null as a whole when the entity is absent then. */
   values: Record<string, Value> | null;
-}
-
-function viewOf(project: Project, name: string): View {
-  const v = project.views[name];
-  if (!v) {
-    throw new AsofError(
-      'usage',
-      `unknown view '${name}'`,
-      { file: project.specFile },
-      `views: ${Object.keys(project.views).join(', ')}`,
-    );
-  }
-  return v;
 }
 
 /** Refuses a read before a compaction horizon of any job serving the view (it would miss events). */
@@ -57,7 +45,7 @@ export async function getOnline(
   key: string,
   at: Instant,
 ): Promise<OnlineValues> {
-  const view = viewOf(project, viewName);
+  const view = selectView(project, viewName);
   const store = await openReadStore(project, { strict: true });
   try {
     return await readEntity(store, new ViewRuntime(view, project.timezone, project), key, at);
@@ -119,7 +107,7 @@ export async function checkParity(
   at: Instant,
   sample?: number,
 ): Promise<ParityReport> {
-  const view = viewOf(project, viewName);
+  const view = selectView(project, viewName);
   const source = project.sources[view.source];
   if (!source) throw new AsofError('spec', `unknown source '${view.source}'`, { file: project.specFile });
   const store = await openReadStore(project, { strict: true });

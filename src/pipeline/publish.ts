@@ -4,6 +4,7 @@
 import { AsofError } from '../errors.js';
 import type { Value } from '../expr/evaluate.js';
 import type { Project } from '../spec/project.js';
+import { selectView } from '../spec/select.js';
 import { listPartitions } from '../storage/lake/partition.js';
 import { entityKeyOf } from '../stream/state.js';
 import type { Clock, IsoDate } from '../time/index.js';
@@ -32,15 +33,7 @@ export async function publishView(
   asOf: IsoDate | undefined,
   clock: Clock,
 ): Promise<PublishResult> {
-  const view = project.views[viewName];
-  if (!view) {
-    throw new AsofError(
-      'usage',
-      `unknown view '${viewName}'`,
-      { file: project.specFile },
-      `views: ${Object.keys(project.views).join(', ')}`,
-    );
-  }
+  const view = selectView(project, viewName);
   const date = asOf ?? listPartitions(project.storage.offline, view.name, view.version).at(-1);
   if (!date) {
     throw new AsofError(

@@ -5,6 +5,7 @@ import { DuckDbEngine } from '../engines/duckdb/engine.js';
 import type { QueryResult } from '../engines/engine.js';
 import { AsofError } from '../errors.js';
 import type { Project } from '../spec/project.js';
+import { selectView } from '../spec/select.js';
 import { type PartitionManifest, readManifest } from '../storage/lake/manifest.js';
 import {
   type DamagedFile,
@@ -41,15 +42,7 @@ export async function showPartition(
   asOfDate: IsoDate,
   version?: number,
 ): Promise<ShownPartition> {
-  const view = project.views[viewName];
-  if (!view) {
-    throw new AsofError(
-      'usage',
-      `unknown view '${viewName}'`,
-      { file: project.specFile },
-      `views: ${Object.keys(project.views).join(', ')}`,
-    );
-  }
+  const view = selectView(project, viewName);
   const v = version ?? view.version;
   const dir = readablePartitionDir({
     offline: project.storage.offline,

@@ -1,5 +1,5 @@
 // Picks the views a command works on: the named ones (an unknown name is a usage error listing
-// the views), or every view when none is named.
+// the views), or every view when none is named; selectView for commands on one view.
 
 import { AsofError } from '../errors.js';
 import type { Project, View } from './project.js';
@@ -11,16 +11,19 @@ export function selectViews(project: Project, names: string[] | undefined): View
       throw new AsofError('spec', 'the project declares no views', { file: project.specFile });
     return all;
   }
-  return names.map((n) => {
-    const v = project.views[n];
-    if (!v) {
-      throw new AsofError(
-        'usage',
-        `unknown view '${n}'`,
-        { file: project.specFile },
-        `views: ${Object.keys(project.views).join(', ')}`,
-      );
-    }
-    return v;
-  });
+  return names.map((n) => selectView(project, n));
+}
+
+/** The view called `name`; an unknown name is a usage error listing the views. */
+export function selectView(project: Project, name: string): View {
+  const v = project.views[name];
+  if (!v) {
+    throw new AsofError(
+      'usage',
+      `unknown view '${name}'`,
+      { file: project.specFile },
+      `views: ${Object.keys(project.views).join(', ')}`,
+    );
+  }
+  return v;
 }
