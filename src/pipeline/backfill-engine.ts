@@ -13,7 +13,13 @@ import type { Project, View } from '../spec/project.js';
 import { versionDir } from '../storage/lake/paths.js';
 import type { Clock, IsoDate } from '../time/index.js';
 import type { BackfillProgress } from './backfill.js';
-import { type BuiltPartition, buildPartition, loadSources, publishPartition } from './build.js';
+import {
+  type BuiltPartition,
+  buildPartition,
+  builtPartition,
+  loadSources,
+  publishPartition,
+} from './build.js';
 import type { Logger } from './log.js';
 import { resolveSourceFiles, sourceFingerprint } from './sources.js';
 
@@ -119,29 +125,18 @@ async function swapDate(
   const file = out.files.get(asOfDate);
   if (file === undefined) throw new Error(`the engine wrote no file for ${asOfDate}`);
   const rowsWritten = out.rows.get(asOfDate) ?? 0;
-  const dir = await publishPartition(
-    {
-      project,
-      view,
-      asOfDate,
-      cutoff,
-      loaded,
-      rowsWritten,
-      columns: out.columns,
-      runId,
-      started: t0,
-      engine: b.engine,
-    },
-    clock,
-    (to) => rename(file, to),
-  );
-  return {
-    view: view.name,
-    version: view.version,
+  const m = {
+    project,
+    view,
     asOfDate,
-    dir,
-    rowsRead: loaded.rows,
+    cutoff,
+    loaded,
     rowsWritten,
-    durationMs: clock.now() - t0 + computeMs,
+    columns: out.columns,
+    runId,
+    started: t0,
+    engine: b.engine,
   };
+  const dir = await publishPartition(m, clock, (to) => rename(file, to));
+  return builtPartition(m, dir, clock.now() - t0 + computeMs);
 }

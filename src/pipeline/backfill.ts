@@ -24,6 +24,7 @@ import { backfillOnEngine, runsChunks } from './backfill-engine.js';
 import {
   type BuiltPartition,
   buildPartition,
+  builtPartition,
   loadSources,
   lockViews,
   publishPartition,
@@ -301,29 +302,18 @@ async function writeDate(
   const t0 = clock.now();
   const asOfDate = anchor.asOfDate;
   const rowsWritten = chunk.rows.get(asOfDate) ?? 0;
-  const dir = await publishPartition(
-    {
-      project,
-      view,
-      asOfDate,
-      cutoff: anchor.cutoff,
-      loaded,
-      rowsWritten,
-      columns: chunk.columns,
-      runId,
-      started: t0,
-      engine,
-    },
-    clock,
-    (file) => writeChunkDate(conn, chunk, asOfDate, file),
-  );
-  return {
-    view: view.name,
-    version: view.version,
+  const m = {
+    project,
+    view,
     asOfDate,
-    dir,
-    rowsRead: loaded.rows,
+    cutoff: anchor.cutoff,
+    loaded,
     rowsWritten,
-    durationMs: clock.now() - t0,
+    columns: chunk.columns,
+    runId,
+    started: t0,
+    engine,
   };
+  const dir = await publishPartition(m, clock, (file) => writeChunkDate(conn, chunk, asOfDate, file));
+  return builtPartition(m, dir, clock.now() - t0);
 }

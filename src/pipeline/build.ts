@@ -174,36 +174,27 @@ export async function buildPartition(
     throw new QualityGateError(view.name, asOfDate, checks);
   }
   const t2 = clock.now();
-  const dir = await publishPartition(
-    {
-      project,
-      view,
-      asOfDate,
-      cutoff: plan.cutoff,
-      loaded,
-      rowsWritten,
-      columns,
-      runId,
-      started: t0,
-      engine,
-      checks,
-      lateEvents: late,
-    },
-    clock,
-    async (file) => {
-      await engine.writeParquet(result, file);
-      await beforeSwap?.(view.name);
-    },
-  );
+  const m = {
+    project,
+    view,
+    asOfDate,
+    cutoff: plan.cutoff,
+    loaded,
+    rowsWritten,
+    columns,
+    runId,
+    started: t0,
+    engine,
+    checks,
+    lateEvents: late,
+  };
+  const dir = await publishPartition(m, clock, async (file) => {
+    await engine.writeParquet(result, file);
+    await beforeSwap?.(view.name);
+  });
   await engine.dropResult(result);
   return {
-    view: view.name,
-    version: view.version,
-    asOfDate,
-    dir,
-    rowsRead: loaded.rows,
-    rowsWritten,
-    durationMs: clock.now() - t0,
+    ...builtPartition(m, dir, clock.now() - t0),
     checks,
     lateEvents: late,
     stageMs: { transform: t1 - t0, validate: t2 - t1, load: clock.now() - t2 },
@@ -232,6 +223,23 @@ export function publishPartition(
     },
     (dataFiles) => partitionManifest({ ...m, dataFiles, finished: clock.now() }),
   );
+}
+
+/** What a writer reports of a partition it published (progress lines, the run history). */
+export function builtPartition(
+  m: Pick<ManifestFields, 'view' | 'asOfDate' | 'loaded' | 'rowsWritten'>,
+  dir: string,
+  durationMs: number,
+): BuiltPartition {
+  return {
+    view: m.view.name,
+    version: m.view.version,
+    asOfDate: m.asOfDate,
+    dir,
+    rowsRead: m.loaded.rows,
+    rowsWritten: m.rowsWritten,
+    durationMs,
+  };
 }
 
 export function partitionManifest(m: {
@@ -280,6 +288,19 @@ export function partitionManifest(m: {
   };
 }
 
+/** A built partition as a line of the run history. */
+export function partitionRecord(b: BuiltPartition): RunRecord['partitions'][number] {
+  return {
+    view: b.view,
+    version: b.version,
+    as_of_date: b.asOfDate,
+    rows: b.rowsWritten,
+    duration_ms: b.durationMs,
+    ...(b.checks && b.checks.length > 0 ? { checks: b.checks } : {}),
+    ...(b.lateEvents ? { late_events: b.lateEvents } : {}),
+  };
+}
+
 export function record(
   project: Project,
   runId: string,
@@ -295,15 +316,7 @@ export function record(
     started_at: formatInstant(started),
     finished_at: formatInstant(clock.now()),
     status: error ? 'failed' : 'ok',
-    partitions: built.map((b) => ({
-      view: b.view,
-      version: b.version,
-      as_of_date: b.asOfDate,
-      rows: b.rowsWritten,
-      duration_ms: b.durationMs,
-      ...(b.checks && b.checks.length > 0 ? { checks: b.checks } : {}),
-      ...(b.lateEvents ? { late_events: b.lateEvents } : {}),
-    })),
+    partitions: built.map(partitionRecord),
   };
   if (error instanceof QualityGateError)
     run.checks = error.results.map((c) => ({ view: error.view, as_of_date: error.asOfDate, ...c }));

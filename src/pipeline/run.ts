@@ -13,7 +13,7 @@ import { selectViews } from '../spec/select.js';
 import { recover } from '../storage/lake/partition.js';
 import { appendRun, type RunRecord, type StageRecord } from '../storage/meta/runs.js';
 import { type Clock, formatInstant, type IsoDate, systemClock } from '../time/index.js';
-import { type BuiltPartition, buildPartition, loadSources, lockViews } from './build.js';
+import { type BuiltPartition, buildPartition, loadSources, lockViews, partitionRecord } from './build.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import { type NotifyResult, notify } from './notify.js';
@@ -311,15 +311,7 @@ function recordRun(
     finished_at: s.finished_at,
     status: s.status,
     ...(s.error ? { error: s.error } : {}),
-    partitions: built.map((b) => ({
-      view: b.view,
-      version: b.version,
-      as_of_date: b.asOfDate,
-      rows: b.rowsWritten,
-      duration_ms: b.durationMs,
-      ...(b.checks && b.checks.length > 0 ? { checks: b.checks } : {}),
-      ...(b.lateEvents ? { late_events: b.lateEvents } : {}),
-    })),
+    partitions: built.map(partitionRecord),
     checks: s.views
       .filter((v) => v.status === 'blocked')
       .flatMap((v) => v.checks.map((c) => ({ view: v.view, ...c }))),

@@ -1,9 +1,12 @@
-// Prints the Spark SQL of one view partition from its plan, with the aggregation semantics of
-// aggregate/kinds.ts (the same as duckdb/aggregates.ts): one FILTERed aggregate per feature.
+// Prints the Spark SQL of one view partition from its plan: one FILTERed aggregate per feature,
+// printed by sql/aggregate-sql.ts (the same printer as DuckDB's) in Spark's spelling.
 
-import type { AggKind } from '../../aggregate/kinds.js';
 import type { ViewBuildPlan } from '../../plan/view-build.js';
-import type { ColumnType } from '../../types.js';
+import {
+  type AggregateDialect,
+  type AggregateSqlInput,
+  aggregateSql as printAggregate,
+} from '../sql/aggregate-sql.js';
 import { printExpr } from '../sql/expr-printer.js';
 import { SPARK_TYPES, sparkDialect, sparkIdent, sparkInstant } from './dialect.js';
 
@@ -15,49 +18,19 @@ export function sparkSourceTable(sourceName: string): string {
 /** Name of the hidden column holding each row's event instant. */
 export const TS_COLUMN = '__ts';
 
-export interface AggSql {
-  kind: AggKind;
-  value: string | undefined;
-  inWindow: string;
-  ts: string;
-  localDate: string;
-  referenceDate: string;
-  resultType: ColumnType;
-}
+/** How Spark SQL spells the SQL of each aggregation kind (printed once in sql/aggregate-sql.ts). */
+export const sparkAggregates: AggregateDialect = {
+  typeName: (type) => SPARK_TYPES[type],
+  // Structs compare field by field: the latest (earliest) instant, then the greater value.
+  latestValue: (v, ts, filter) => `max_by(${v}, struct(${ts}, ${v})) ${filter}`,
+  earliestValue: (v, ts, filter) => `max_by(${v}, struct(- unix_micros(${ts}), ${v})) ${filter}`,
+  // A struct keeps a NULL value (max_by would skip it); ordering structs puts NULL values first.
+  latestValueOrNull: (v, ts, filter) => `(max_by(struct(${v} AS v), struct(${ts}, ${v})) ${filter}).v`,
+  daysBetween: (from, to) => `datediff(${to}, ${from})`,
+};
 
-export function aggregateSql(a: AggSql): string {
-  const v = a.value;
-  const notNull = v === undefined ? a.inWindow : `${a.inWindow} AND ${v} IS NOT NULL`;
-  const filter = (cond: string) => `FILTER (WHERE ${cond})`;
-  const out = SPARK_TYPES[a.resultType];
-  switch (a.kind) {
-    case 'count':
-      return `count(${v ?? '*'}) ${filter(a.inWindow)}`;
-    case 'sum':
-      return `CAST(coalesce(sum(${v}) ${filter(a.inWindow)}, 0) AS ${out})`;
-    case 'avg':
-      return `CAST(avg(${v}) ${filter(a.inWindow)} AS DOUBLE)`;
-    case 'min':
-      return `min(${v}) ${filter(a.inWindow)}`;
-    case 'max':
-      return `max(${v}) ${filter(a.inWindow)}`;
-    case 'exists':
-      return `(count(${v ?? '*'}) ${filter(a.inWindow)} > 0)`;
-    case 'count_distinct':
-      return `count(DISTINCT ${v}) ${filter(a.inWindow)}`;
-    // Structs compare field by field: the latest (earliest) instant, then the greater value.
-    case 'last':
-      return `max_by(${v}, struct(${a.ts}, ${v})) ${filter(notNull)}`;
-    case 'first':
-      return `max_by(${v}, struct(- unix_micros(${a.ts}), ${v})) ${filter(notNull)}`;
-    case 'stddev':
-      return `stddev_samp(${v}) ${filter(a.inWindow)}`;
-    // A struct keeps a NULL value (max_by would skip it); ordering structs puts NULL values first.
-    case 'as_of':
-      return `(max_by(struct(${v} AS v), struct(${a.ts}, ${v})) ${filter(a.inWindow)}).v`;
-    case 'days_since_last':
-      return `CAST(datediff(${a.referenceDate}, max(${a.localDate}) ${filter(notNull)}) AS BIGINT)`;
-  }
+export function aggregateSql(a: AggregateSqlInput): string {
+  return printAggregate(sparkAggregates, a);
 }
 
 export function sparkViewBuildSql(plan: ViewBuildPlan): string {

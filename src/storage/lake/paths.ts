@@ -17,24 +17,22 @@ export function partitionDir(offline: string, view: string, version: number, asO
   return path.join(versionDir(offline, view, version), `as_of_date=${asOfDate}`);
 }
 
-/** Half-written partitions are built here, then renamed into place. */
-export function stagingDir(
-  offline: string,
-  view: string,
-  version: number,
-  asOfDate: string,
-  runId: string,
+/** One run's work on one partition: what its staging and trash folders are named after. */
+type PartitionRun = [offline: string, view: string, version: number, asOfDate: string, runId: string];
+
+function runDir(
+  folder: '.staging' | '.trash',
+  ...[offline, view, version, asOfDate, runId]: PartitionRun
 ): string {
-  return path.join(versionDir(offline, view, version), '.staging', `as_of_date=${asOfDate}.${runId}`);
+  return path.join(versionDir(offline, view, version), folder, `as_of_date=${asOfDate}.${runId}`);
+}
+
+/** Half-written partitions are built here, then renamed into place. */
+export function stagingDir(...run: PartitionRun): string {
+  return runDir('.staging', ...run);
 }
 
 /** The partition being replaced waits here during the swap, so a crash can put it back. */
-export function trashDir(
-  offline: string,
-  view: string,
-  version: number,
-  asOfDate: string,
-  runId: string,
-): string {
-  return path.join(versionDir(offline, view, version), '.trash', `as_of_date=${asOfDate}.${runId}`);
+export function trashDir(...run: PartitionRun): string {
+  return runDir('.trash', ...run);
 }
