@@ -229,3 +229,79 @@ export function clonePartial(p: PartialAgg): PartialAgg {
   if (Array.isArray(p)) return [...p] as PartialAgg;
   return { ...p } as PartialAgg;
 }
+
+/**
+ * One feature's value over a state's entries for a read at `at` (entries in instant order, the
+ * value of this feature at index `col`; window [start, at), start null for `all`), folded from
+ * `init` (the compacted partial, zero when undefined): what ViewRuntime.valuesAt computes per
+ * feature, for serving. Count, exists, sum and avg are folded into plain numbers (no partial is
+ * allocated per event); every other kind goes through its update. Same additions in the same order,
+ * so the same values to the bit.
+ */
+export function foldEntries(
+  kind: AggKind,
+  init: PartialAgg | undefined,
+  entries: readonly (readonly unknown[])[],
+  col: number,
+  start: number | null,
+  at: number,
+  ctx: FinalizeContext,
+): Value {
+  const lo = start ?? Number.NEGATIVE_INFINITY;
+  const n = entries.length;
+  switch (kind) {
+    case 'count':
+    case 'exists': {
+      let c = init === undefined ? 0 : (init as number);
+      for (let k = 0; k < n; k++) {
+        const e = entries[k] as readonly unknown[];
+        const t = e[0] as number;
+        if (t >= at) break;
+        if (t < lo) continue;
+        if (e[col] !== null) c++;
+      }
+      return kind === 'count' ? c : c > 0;
+    }
+    case 'sum': {
+      let s = init === undefined ? 0 : (init as number);
+      for (let k = 0; k < n; k++) {
+        const e = entries[k] as readonly unknown[];
+        const t = e[0] as number;
+        if (t >= at) break;
+        if (t < lo) continue;
+        const v = e[col];
+        if (v !== null) s = s + (v as number);
+      }
+      return s === 0 ? 0 : s;
+    }
+    case 'avg': {
+      let c = 0;
+      let s = 0;
+      if (init !== undefined) [c, s] = init as [number, number];
+      for (let k = 0; k < n; k++) {
+        const e = entries[k] as readonly unknown[];
+        const t = e[0] as number;
+        if (t >= at) break;
+        if (t < lo) continue;
+        const v = e[col];
+        if (v !== null) {
+          c = c + 1;
+          s = s + (v as number);
+        }
+      }
+      return c === 0 ? null : s / c;
+    }
+    default: {
+      const agg = INCREMENTAL[kind];
+      let p = init === undefined ? agg.zero() : clonePartial(init);
+      for (let k = 0; k < n; k++) {
+        const e = entries[k] as readonly unknown[];
+        const t = e[0] as number;
+        if (t >= at) break;
+        if (t < lo) continue;
+        p = agg.update(p, e[col] as Value, t);
+      }
+      return agg.finalize(p, ctx);
+    }
+  }
+}

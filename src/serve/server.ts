@@ -19,6 +19,7 @@ import { type EntityState, ViewRuntime } from '../stream/state.js';
 import { type Clock, formatInstant, type Instant, windowStart } from '../time/index.js';
 import { parseReadTime } from '../time/read-time.js';
 import { registerDashboard } from './dashboard.js';
+import { ViewFold } from './fold.js';
 import { type IngestOptions, registerIngest } from './ingest.js';
 import { ServeMetrics } from './metrics.js';
 
@@ -79,9 +80,25 @@ interface ViewRead {
 /** An answer's fields but view, key, at and values: one object per view and source, shared. */
 type Status = Omit<ViewAnswer, 'values' | 'view' | 'key' | 'at'>;
 
+/** What single GETs of one view at one read time share (Reader.getMemo). */
+interface GetMemo {
+  cps: Checkpoint[];
+  at: Instant;
+  r: ViewRead;
+  fold: ViewFold;
+  /** The answer's text before the key, between the key and the values, and after the values. */
+  head: string;
+  mid: string;
+  suffix: string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** Reads of the online store (embedded or Redis), kept open across requests. */
 class Reader {
   private readonly runtimes = new Map<string, ViewRuntime>();
+  private readonly folds = new Map<string, ViewFold>();
+  private readonly memos = new Map<string, GetMemo>();
 
   constructor(
     private readonly project: Project,
@@ -132,21 +149,70 @@ class Reader {
   }
 
   /**
-   * One entity's answer (a single GET). With the embedded store (synchronous) the checkpoints and
-   * the state are read in one synchronous run, so the store checks for commits once, and an entity
-   * the stream has is answered without a promise.
+   * One entity's answer (a single GET), as JSON text when the stream has the entity. With the
+   * embedded store (synchronous) the checkpoints and the state are read in one synchronous run, so
+   * the store checks for commits once, and such an entity is answered without a promise.
    */
-  answer(view: View, key: string, at: Instant): ViewAnswer | Promise<ViewAnswer> {
+  answer(view: View, key: string, at: Instant): string | ViewAnswer | Promise<string | ViewAnswer> {
     const cps = this.store.checkpointsOf(view.name);
-    if (cps instanceof Promise)
-      return cps.then((c) => this.answerFrom(this.prepared(view, at, c), key, false));
-    return this.answerFrom(this.prepared(view, at, cps), key, true);
+    if (cps instanceof Promise) return cps.then((c) => this.answerGet(this.getMemo(view, at, c), key, false));
+    return this.answerGet(this.getMemo(view, at, cps), key, true);
   }
 
-  private answerFrom(r: ViewRead, key: string, checked: boolean): ViewAnswer | Promise<ViewAnswer> {
-    const state = r.streamed ? this.store.getState(r.view.name, key, checked) : null;
-    if (state instanceof Promise) return state.then((s) => this.answerOf(r, key, s));
-    return this.answerOf(r, key, state);
+  /**
+   * What single GETs of a view at one read time share, kept while the checkpoints (the same array
+   * until a commit) and the read time stay the same: the view's status and the answer's fixed text.
+   */
+  private getMemo(view: View, at: Instant, cps: Checkpoint[]): GetMemo {
+    const m = this.memos.get(view.name);
+    if (m !== undefined && m.cps === cps && m.at === at) return m;
+    const r = this.prepared(view, at, cps);
+    let fold = this.folds.get(view.name);
+    if (!fold) {
+      fold = new ViewFold(view, this.project.timezone);
+      this.folds.set(view.name, fold);
+    }
+    let suffix = '';
+    if (r.stream) {
+      const { feature_version: _f, transformation_version: _t, ...rest } = r.stream;
+      suffix = `,${JSON.stringify(rest).slice(1)}`;
+    }
+    const memo: GetMemo = {
+      cps,
+      at,
+      r,
+      fold,
+      head: `{"view":${JSON.stringify(view.name)},"key":`,
+      mid:
+        `,"at":${JSON.stringify(r.atText)},"feature_version":${JSON.stringify(view.version)},` +
+        `"transformation_version":${JSON.stringify(view.transformationVersion)},"values":`,
+      suffix,
+    };
+    this.memos.set(view.name, memo);
+    return memo;
+  }
+
+  /** A single GET's answer: JSON text straight from the state when the stream has the entity. */
+  private answerGet(
+    m: GetMemo,
+    key: string,
+    checked: boolean,
+  ): string | ViewAnswer | Promise<string | ViewAnswer> {
+    // the published partition's metadata is not kept across requests
+    if (!m.r.streamed) return this.answerOf({ ...m.r, meta: undefined }, key, null);
+    const state = this.store.getState(m.r.view.name, key, checked);
+    if (state instanceof Promise) return state.then((s) => this.textOf(m, key, s));
+    return this.textOf(m, key, state);
+  }
+
+  private textOf(
+    m: GetMemo,
+    key: string,
+    state: EntityState | null,
+  ): string | ViewAnswer | Promise<ViewAnswer> {
+    const values = m.fold.json(state, m.at);
+    if (values !== null) return m.head + JSON.stringify(key) + m.mid + values + m.suffix;
+    return this.answerOf({ ...m.r, meta: undefined }, key, null);
   }
 
   private answerOf(r: ViewRead, key: string, state: EntityState | null): ViewAnswer | Promise<ViewAnswer> {
@@ -402,8 +468,12 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
       throw new HttpError(400, `${field} must be 1 to ${MAX_KEY_LENGTH} characters`);
     }
   };
+  // the last read time parsed: clients tend to send the same `at` in bursts
+  let lastAtText: string | undefined;
+  let lastAt = 0;
   const readTime = (text: string | undefined, field: string): Instant => {
     if (text === undefined) return opts.clock.now();
+    if (text === lastAtText) return lastAt;
     const at = text.length <= 64 ? parseReadTime(text, project.timezone) : null;
     if (at === null || !Number.isFinite(at)) {
       throw new HttpError(
@@ -411,6 +481,8 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
         `${field} '${text.slice(0, 64)}' is not a timestamp (e.g. 2025-03-31T12:00:00Z)`,
       );
     }
+    lastAtText = text;
+    lastAt = at;
     return at;
   };
 
@@ -433,10 +505,15 @@ export async function createServer(project: Project, opts: ServeOptions): Promis
         },
       },
     },
-    (req) => {
+    (req, reply) => {
       const view = viewOf(req.params.view);
       checkKey(req.params.key, 'key');
-      return reader.answer(view, req.params.key, readTime(req.query.at, 'at'));
+      const a = reader.answer(view, req.params.key, readTime(req.query.at, 'at'));
+      // JSON text already (the answer of an entity the stream has): sent as it is
+      if (typeof a === 'string') reply.header('content-type', JSON_TYPE);
+      else if (a instanceof Promise)
+        return a.then((x) => (typeof x === 'string' ? reply.header('content-type', JSON_TYPE).send(x) : x));
+      return a;
     },
   );
 

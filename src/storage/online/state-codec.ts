@@ -74,7 +74,10 @@ export function decodeState(stored: Buffer | Uint8Array | string): EntityState {
   const n = b.readUInt32LE(p);
   p += 4;
   const tail: TailEntry[] = new Array(n);
-  for (let k = 0; k < n; k++) [tail[k], p] = readEntry(b, p) as [TailEntry, number];
+  for (let k = 0; k < n; k++) {
+    tail[k] = readEntry(b, p);
+    p = readEnd;
+  }
   return { tail, head, first: Number.isNaN(firstRaw) ? null : firstRaw, seq };
 }
 
@@ -132,36 +135,45 @@ export function encodeEntry(e: TailEntry): Buffer | null {
   return scratch.subarray(0, writeEntry(e, 0));
 }
 
-/** Reads one tail entry at `p`; returns it and the position after it. */
-function readEntry(b: Buffer, at: number): [TailEntry, number] {
+/** The position after the entry readEntry read last (a module variable: no pair per entry). */
+let readEnd = 0;
+
+/**
+ * Reads one tail entry at `p` (the position after it in readEnd). The array is made at its final
+ * length: pushing onto a two-element literal would grow its backing store to 19 slots per entry.
+ */
+function readEntry(b: Buffer, at: number): TailEntry {
   let p = at;
   const len = b[p++] as number;
-  const e = [b.readDoubleLE(p), b.readDoubleLE(p + 8)] as TailEntry;
+  const e = new Array(len) as TailEntry;
+  e[0] = b.readDoubleLE(p);
+  e[1] = b.readDoubleLE(p + 8);
   p += 16;
   for (let i = 2; i < len; i++) {
     const tag = b[p++];
-    if (tag === REF) e.push(e[b[p++] as number] as Value);
-    else if (tag === NULL) e.push(null);
-    else if (tag === TRUE) e.push(true);
-    else if (tag === FALSE) e.push(false);
+    if (tag === REF) e[i] = e[b[p++] as number] as Value;
+    else if (tag === NULL) e[i] = null;
+    else if (tag === TRUE) e[i] = true;
+    else if (tag === FALSE) e[i] = false;
     else if (tag === I32) {
-      e.push(b.readInt32LE(p));
+      e[i] = b.readInt32LE(p);
       p += 4;
     } else if (tag === F64) {
-      e.push(b.readDoubleLE(p));
+      e[i] = b.readDoubleLE(p);
       p += 8;
     } else if (tag === STR) {
       const m = b.readUInt32LE(p);
-      e.push(b.toString('utf8', p + 4, p + 4 + m));
+      e[i] = b.toString('utf8', p + 4, p + 4 + m);
       p += 4 + m;
     } else throw new Error(`online state: unknown value tag ${tag}`);
   }
-  return [e, p];
+  readEnd = p;
+  return e;
 }
 
 /** One tail entry stored by encodeEntry. */
 export function decodeEntry(stored: Buffer | Uint8Array): TailEntry {
-  return readEntry(asBuffer(stored), 0)[0];
+  return readEntry(asBuffer(stored), 0);
 }
 
 function asBuffer(stored: Buffer | Uint8Array): Buffer {
@@ -188,6 +200,9 @@ export function decodeEntries(b: Buffer, start: number): TailEntry[] {
   const n = b.readUInt32LE(start);
   let p = start + 4;
   const out: TailEntry[] = new Array(n);
-  for (let k = 0; k < n; k++) [out[k], p] = readEntry(b, p) as [TailEntry, number];
+  for (let k = 0; k < n; k++) {
+    out[k] = readEntry(b, p);
+    p = readEnd;
+  }
   return out;
 }
