@@ -31,6 +31,12 @@ export class ViewRuntime {
   readonly keyOf: (row: Row) => string | null;
   private readonly where: Evaluator | undefined;
   private readonly columns: (Evaluator | undefined)[];
+  /**
+   * Per feature, the earlier feature over the same column text (-1: none). Its value is reused:
+   * one value per entry instead of one per feature (a double read from a parsed row is a new heap
+   * number at each read, and every tail entry lives as long as its window).
+   */
+  private readonly sameAs: Int32Array;
 
   constructor(
     readonly view: View,
@@ -42,6 +48,11 @@ export class ViewRuntime {
     const ctx = { timezone, columns: source.columns };
     this.where = view.where ? compileEvaluator(view.where, ctx) : undefined;
     this.columns = view.features.map((f) => (f.column ? compileEvaluator(f.column, ctx) : undefined));
+    this.sameAs = Int32Array.from(view.features, (f, i) =>
+      f.columnText === undefined
+        ? -1
+        : view.features.findIndex((g, j) => j < i && g.column !== undefined && g.columnText === f.columnText),
+    );
     this.keyOf = entityKeyOf(view.keys);
   }
 
@@ -49,7 +60,12 @@ export class ViewRuntime {
   entry(row: Row, ts: Instant, seq: number): TailEntry | null {
     if (this.where && this.where(row) !== true) return null;
     const e: TailEntry = [ts, seq];
-    for (const c of this.columns) e.push(c ? c(row) : true);
+    const cols = this.columns;
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i];
+      const same = this.sameAs[i] as number;
+      e.push(same >= 0 ? (e[2 + same] as Value) : c ? c(row) : true);
+    }
     return e;
   }
 
@@ -61,7 +77,8 @@ export class ViewRuntime {
     const tail = state.tail;
     let i = tail.length;
     while (i > 0 && (tail[i - 1] as TailEntry)[0] > e[0]) i--;
-    tail.splice(i, 0, e);
+    if (i === tail.length) tail.push(e);
+    else tail.splice(i, 0, e);
     return true;
   }
 

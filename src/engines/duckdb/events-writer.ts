@@ -1,6 +1,6 @@
 // Writes one micro-batch of accepted stream events as a Parquet file typed by the source contract
-// (timestamps as TIMESTAMPTZ instants), via a JSON-lines file beside it, then renames it in place:
-// a reader sees the whole file or none, and a replay writing the same name replaces it.
+// (timestamps as TIMESTAMPTZ instants), via JSON-lines text, then renames it in place: a reader
+// sees the whole file or none, and a replay writing the same name replaces it.
 
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Source } from '../../spec/project.js';
@@ -17,48 +17,80 @@ export interface OfflineEvent {
 
 export const OFFSET_COLUMN = '_offset';
 
+type LineRow = Readonly<Record<string, string | number | boolean | null | undefined>>;
+
+/**
+ * The JSON line of one event as writeEventLinesParquet reads it: its sequence, then its contract
+ * values, timestamps as epoch milliseconds (no Date object nor ISO text per event: the stream
+ * job prints one line per accepted event on its hot path).
+ */
+export function offlineLinePrinter(source: Source): (seq: number, row: LineRow) => string {
+  const cols = Object.entries(source.columns);
+  const names = cols.map(([c]) => `,${JSON.stringify(c)}:`);
+  const keys = cols.map(([c]) => c);
+  const n = cols.length;
+  return (seq, row) => {
+    let line = `{"${OFFSET_COLUMN}":${seq}`;
+    for (let i = 0; i < n; i++) {
+      const v = row[keys[i] as string] ?? null;
+      line += names[i];
+      line += v === null ? 'null' : typeof v === 'string' ? JSON.stringify(v) : String(v);
+    }
+    return `${line}}`;
+  };
+}
+
+/**
+ * Converts JSON-lines files of offlineLinePrinter (one or several: they are read as one) into a
+ * Parquet file at `file`, ordered by sequence; written beside and renamed.
+ */
+export async function writeEventLinesParquet(
+  engine: DuckDbEngine,
+  source: Source,
+  jsonl: string | string[],
+  file: string,
+): Promise<void> {
+  const cols = Object.entries(source.columns);
+  const staged = `${file}.tmp`;
+  const inputs = (Array.isArray(jsonl) ? jsonl : [jsonl]).map(stringLiteral).join(', ');
+  try {
+    // timestamps come as epoch ms numbers: read as BIGINT and made instants exactly (no text parse)
+    const spec = [
+      [OFFSET_COLUMN, 'BIGINT'],
+      ...cols.map(([c, t]) => [c, t === 'timestamp' ? 'BIGINT' : 'VARCHAR']),
+    ]
+      .map(([c, t]) => `${stringLiteral(c as string)}: '${t}'`)
+      .join(', ');
+    const select = [
+      quoteIdent(OFFSET_COLUMN),
+      ...cols.map(([c, t]) =>
+        t === 'timestamp'
+          ? `timezone('UTC', epoch_ms(${quoteIdent(c)})) AS ${quoteIdent(c)}`
+          : `CAST(${quoteIdent(c)} AS ${duckdbType(t)}) AS ${quoteIdent(c)}`,
+      ),
+    ];
+    await engine.conn.run(
+      `COPY (SELECT ${select.join(', ')} FROM read_json([${inputs}], format = 'newline_delimited', columns = {${spec}}) ORDER BY ${quoteIdent(OFFSET_COLUMN)})
+       TO ${stringLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    renameSync(staged, file);
+  } finally {
+    rmSync(staged, { force: true });
+  }
+}
+
 export async function writeEventsParquet(
   engine: DuckDbEngine,
   source: Source,
   events: OfflineEvent[],
   file: string,
 ): Promise<void> {
-  const cols = Object.entries(source.columns);
   const jsonl = `${file}.jsonl.tmp`;
-  const staged = `${file}.tmp`;
-  // each line printed directly (the text JSON.stringify of the object would give), no object per event
-  const names = cols.map(([c]) => `,${JSON.stringify(c)}:`);
-  const stamps = cols.map(([, t]) => t === 'timestamp');
-  const lines = events.map((e) => {
-    let line = `{"${OFFSET_COLUMN}":${e.seq}`;
-    for (let i = 0; i < cols.length; i++) {
-      const v = e.row[(cols[i] as [string, string])[0]] ?? null;
-      line += names[i];
-      line +=
-        v === null
-          ? 'null'
-          : stamps[i] && typeof v === 'number'
-            ? `"${new Date(v).toISOString()}"`
-            : JSON.stringify(v);
-    }
-    return `${line}}`;
-  });
-  writeFileSync(jsonl, `${lines.join('\n')}\n`);
+  const print = offlineLinePrinter(source);
+  writeFileSync(jsonl, `${events.map((e) => print(e.seq, e.row)).join('\n')}\n`);
   try {
-    const spec = [[OFFSET_COLUMN, 'VARCHAR'], ...cols.map(([c]) => [c, 'VARCHAR'])]
-      .map(([c, t]) => `${stringLiteral(c as string)}: '${t}'`)
-      .join(', ');
-    const select = [
-      `CAST(${quoteIdent(OFFSET_COLUMN)} AS BIGINT) AS ${quoteIdent(OFFSET_COLUMN)}`,
-      ...cols.map(([c, t]) => `CAST(${quoteIdent(c)} AS ${duckdbType(t)}) AS ${quoteIdent(c)}`),
-    ];
-    await engine.conn.run(
-      `COPY (SELECT ${select.join(', ')} FROM read_json(${stringLiteral(jsonl)}, format = 'newline_delimited', columns = {${spec}}) ORDER BY ${quoteIdent(OFFSET_COLUMN)})
-       TO ${stringLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    renameSync(staged, file);
+    await writeEventLinesParquet(engine, source, jsonl, file);
   } finally {
     rmSync(jsonl, { force: true });
-    rmSync(staged, { force: true });
   }
 }
