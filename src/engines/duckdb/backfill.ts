@@ -1,15 +1,11 @@
 // Runs a backfill chunk on DuckDB: the chunk's one query into a shared table, then one Parquet file
 // per date written from it (by several connections at once when asked, each a bounded writer).
 // When every kind merges from partials, the table holds per-(entity id, bucket) partials and each
-// date's write aggregates the buckets of its windows itself (no dense grid, no window operator);
-// for count, exists and sum / avg / min / max of doubles, one sliding pass per entity in TypeScript
-// (backfill-slide.ts) computes every date of the chunk instead, and each date's write only joins
-// the keys back.
+// date's write aggregates the buckets of its windows itself (no dense grid, no window operator).
 
 import { mkdirSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BackfillChunkPlan } from '../../plan/backfill.js';
-import { slideChunk, slideDateSql, slidePlan } from './backfill-slide.js';
 import {
   backfillChunkSql,
   backfillDateSql,
@@ -68,8 +64,6 @@ export async function materializeChunk(
     await engine.conn.run(
       `CREATE OR REPLACE TABLE ${quoteIdent(entities)} AS ${backfillEntitiesSql(plan, raw)}`,
     );
-    const slid = await trySlide(engine, plan, table, raw, entities);
-    if (slid) return slid;
     await engine.conn.run(
       `CREATE OR REPLACE TABLE ${t} AS ${backfillIndexedPartialsSql(plan, raw, entities)}`,
     );
@@ -105,51 +99,6 @@ export async function materializeChunk(
   for (const a of plan.anchors) rows.set(a.asOfDate, 0);
   for (const r of counts.getRowsJS()) rows.set(String(r[0]), Number(r[1]));
   return { table, tables: [table], columns, rows };
-}
-
-/** Counts the chunks computed by the sliding pass (a test checks that its cases take it). */
-export const slideStats = { chunks: 0 };
-
-/**
- * The sliding pass (backfill-slide.ts) when every feature and type allows it: every date's rows
- * computed in one pass per entity into `table`; each date's write then only joins the keys back.
- */
-async function trySlide(
-  engine: DuckDbEngine,
-  plan: BackfillChunkPlan,
-  table: string,
-  raw: string,
-  entities: string,
-): Promise<ChunkResult | undefined> {
-  const describe = async (sql: string) =>
-    new Map(
-      (await engine.conn.runAndReadAll(`DESCRIBE ${sql}`))
-        .getRowsJS()
-        .map((r) => [String(r[0]), String(r[1])] as const),
-    );
-  // The partition's columns as the per-date SQL types them (over a view shaped like its input).
-  const keyList = plan.view.keys.map(quoteIdent).join(', ');
-  const shaped = `${table}_shape`;
-  await engine.conn.run(
-    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(shaped)} AS SELECT * EXCLUDE (${keyList}), 0 AS "__e" FROM ${quoteIdent(raw)}`,
-  );
-  const described = await engine.conn.runAndReadAll(`DESCRIBE ${backfillDateSql(plan, 0, shaped, entities)}`);
-  await engine.conn.run(`DROP VIEW ${quoteIdent(shaped)}`);
-  const columns = described.getRowsJS().map((r) => ({ name: String(r[0]), type: String(r[1]) }));
-  const sp = slidePlan(
-    plan,
-    await describe(`SELECT * FROM ${quoteIdent(raw)}`),
-    new Map(columns.map((c) => [c.name, c.type])),
-  );
-  if (!sp) return undefined;
-  const perDate = await slideChunk(engine.conn, plan, sp, { raw, entities }, table);
-  await engine.conn.run(`DROP TABLE ${quoteIdent(raw)}`);
-  slideStats.chunks++;
-  const dateSql = new Map(
-    plan.anchors.map((a, i) => [a.asOfDate, slideDateSql(plan, i, table, entities, dateLiteral(a.asOfDate))]),
-  );
-  const rows = new Map(plan.anchors.map((a, i) => [a.asOfDate, perDate[i] ?? 0]));
-  return { table, tables: [table, entities], columns, rows, dateSql };
 }
 
 /** Writes one date of a materialized chunk to a Parquet file, rows sorted by the entity keys. */
