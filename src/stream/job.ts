@@ -14,7 +14,6 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
 import { offlineLinePrinter, writeEventLinesParquet } from '../engines/duckdb/events-writer.js';
@@ -185,22 +184,12 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     }
 
     const stagingFile = (d: string) => path.join(stagingDir, `${d}.jsonl`);
-    // appends run off the event loop, in order; the offline batch waits for them (a synchronous
-    // append of 8192 lines showed as a step in the p99 of ingest -> servable)
-    let staging: Promise<void> = Promise.resolve();
-    let stagingError: unknown;
     /** Appends the lines held in memory to the staging files of their dates. */
     const stageOffline = (): void => {
       for (const [d, o] of offlineLines) {
         if (o.lines.length > 0) o.chunks.push(o.lines.join('\n'));
         if (o.chunks.length === 0) continue;
-        const file = stagingFile(d);
-        const text = `${o.chunks.join('\n')}\n`;
-        staging = staging
-          .then(() => appendFile(file, text))
-          .catch((e: unknown) => {
-            stagingError ??= e;
-          });
+        appendFileSync(stagingFile(d), `${o.chunks.join('\n')}\n`);
         stagedDates.add(d);
       }
       offlineLines = new Map();
@@ -210,8 +199,6 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     };
     const flushOffline = async (): Promise<void> => {
       stageOffline();
-      await staging;
-      if (stagingError !== undefined) throw stagingError;
       if (seq > ckpt.offlineNextSeq) {
         for (const d of [...stagedDates].sort()) {
           const dd = path.join(lakeDir, `event_date=${d}`);
