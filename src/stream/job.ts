@@ -84,6 +84,17 @@ const LINES_PER_CHUNK = 256;
 /** Offline lines held in memory (as joined chunks) before they are appended to the staging files. */
 const STAGE_LINES = 8192;
 
+/** A micro-batch being written: the offsets it covers and, once done, whether it failed. */
+interface OfflineBatch {
+  from: number;
+  to: number;
+  position: string | undefined;
+  maxTs: Instant | null;
+  done: boolean;
+  error: unknown;
+  written: Promise<void>;
+}
+
 /** The single source every streamed view reads (a stream job follows one source). */
 export function streamSourceOf(project: Project, views: View[]): Source {
   const names = [...new Set(views.map((v) => v.source))];
@@ -127,6 +138,8 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
   const metrics = new Metrics();
   const t0 = performance.now();
   let eventsRead = 0;
+  /** The micro-batch being written, if any (awaited before the engine closes, even on an error). */
+  let writing: OfflineBatch | null = null;
   try {
     const saved = await store.readCheckpoint(source.name);
     const ckpt: Checkpoint = saved?.checkpoint ?? emptyCheckpoint();
@@ -183,13 +196,16 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       );
     }
 
-    const stagingFile = (d: string) => path.join(stagingDir, `${d}.jsonl`);
+    // staging files of one generation per micro-batch: a batch being written reads its own files
+    // while newer events go to the next generation's
+    let generation = 0;
+    const stagingFile = (d: string, g: number) => path.join(stagingDir, `${d}.${g}.jsonl`);
     /** Appends the lines held in memory to the staging files of their dates. */
     const stageOffline = (): void => {
       for (const [d, o] of offlineLines) {
         if (o.lines.length > 0) o.chunks.push(o.lines.join('\n'));
         if (o.chunks.length === 0) continue;
-        appendFileSync(stagingFile(d), `${o.chunks.join('\n')}\n`);
+        appendFileSync(stagingFile(d, generation), `${o.chunks.join('\n')}\n`);
         stagedDates.add(d);
       }
       offlineLines = new Map();
@@ -197,32 +213,80 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       offlineDateLines = null;
       unstaged = 0;
     };
-    const flushOffline = async (): Promise<void> => {
+    /**
+     * Starts writing the micro-batch of the events accepted since the offline checkpoint, beside the
+     * event loop (DuckDB's own thread): online checkpoints go on committing meanwhile, and the
+     * offline offset moves (and upstream is acknowledged) at the first checkpoint after the files are
+     * complete. A crash before that replays from the old offset; removeOrphanBatches deletes what the
+     * unfinished batch wrote.
+     */
+    const startOffline = (): OfflineBatch => {
       stageOffline();
-      if (seq > ckpt.offlineNextSeq) {
-        for (const d of [...stagedDates].sort()) {
-          const dd = path.join(lakeDir, `event_date=${d}`);
-          mkdirSync(dd, { recursive: true });
-          await writeEventLinesParquet(
-            engine,
-            source,
-            stagingFile(d),
-            path.join(dd, `${pad(ckpt.offlineNextSeq)}-${pad(seq - 1)}.parquet`),
-          );
-        }
-      }
-      for (const d of stagedDates) rmSync(stagingFile(d), { force: true });
+      const dates = [...stagedDates].sort();
+      const g = generation;
       stagedDates.clear();
+      generation++;
       offlineCount = 0;
-      ckpt.offlineNextSeq = seq;
-      if (lastPosition !== undefined) ckpt.offlinePosition = lastPosition;
-      ckpt.offlineMaxTs = maxTs;
       lastOffline = performance.now();
+      const b: OfflineBatch = {
+        from: ckpt.offlineNextSeq,
+        to: seq,
+        position: lastPosition,
+        maxTs,
+        done: false,
+        error: undefined,
+        written: Promise.resolve(),
+      };
+      b.written = (async () => {
+        if (b.to > b.from) {
+          for (const d of dates) {
+            const dd = path.join(lakeDir, `event_date=${d}`);
+            mkdirSync(dd, { recursive: true });
+            await writeEventLinesParquet(
+              engine,
+              source,
+              stagingFile(d, g),
+              path.join(dd, `${pad(b.from)}-${pad(b.to - 1)}.parquet`),
+            );
+          }
+        }
+        for (const d of dates) rmSync(stagingFile(d, g), { force: true });
+      })().then(
+        () => {
+          b.done = true;
+        },
+        (e: unknown) => {
+          b.error = e;
+          b.done = true;
+        },
+      );
+      return b;
+    };
+    /** Records a written micro-batch in the checkpoint (committed with the next online commit). */
+    const recordOffline = (b: OfflineBatch): void => {
+      if (b.error !== undefined) throw b.error;
+      ckpt.offlineNextSeq = b.to;
+      if (b.position !== undefined) ckpt.offlinePosition = b.position;
+      ckpt.offlineMaxTs = b.maxTs;
     };
 
     const checkpoint = async (final: boolean): Promise<void> => {
       const now = performance.now();
-      if (final || offlineCount >= offlineEvery || now - lastOffline >= offlineEveryMs) await flushOffline();
+      if (writing?.done) {
+        recordOffline(writing);
+        writing = null;
+      }
+      if (final) {
+        if (writing) {
+          await writing.written;
+          recordOffline(writing);
+          writing = null;
+        }
+        const b = startOffline();
+        await b.written;
+        recordOffline(b);
+      } else if (!writing && (offlineCount >= offlineEvery || now - lastOffline >= offlineEveryMs))
+        writing = startOffline();
       // a file append per checkpoint showed in the latency run (a checkpoint every 5 ms): stage in larger steps
       else if (unstaged >= STAGE_LINES) stageOffline();
       const wm = watermark();
@@ -406,6 +470,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     writeMetricsFile(path.join(dir, `metrics-${source.name}.prom`), metrics.render({ source: source.name }));
     return { source: source.name, checkpoint: ckpt, eventsRead, seconds, metrics };
   } finally {
+    await (writing as OfflineBatch | null)?.written;
     await opts.source.close();
     await engine.close();
     await store.close();
