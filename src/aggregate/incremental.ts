@@ -234,8 +234,8 @@ export function clonePartial(p: PartialAgg): PartialAgg {
  * One feature's value over a state's entries for a read at `at` (entries in instant order, the
  * value of this feature at index `col`; window [start, at), start null for `all`), folded from
  * `init` (the compacted partial, zero when undefined): what ViewRuntime.valuesAt computes per
- * feature, for serving. Count, exists, sum and avg are folded into plain numbers (no partial is
- * allocated per event); every other kind goes through its update. Same additions in the same order,
+ * feature, for serving. Sum and avg are folded into plain numbers (no partial or boxed double per
+ * event); every other kind goes through its update. Same additions in the same order,
  * so the same values to the bit.
  */
 export function foldEntries(
@@ -247,29 +247,18 @@ export function foldEntries(
   at: number,
   ctx: FinalizeContext,
 ): Value {
+  // the window's entries are one run of the time-ordered array: [from, to)
   const lo = start ?? Number.NEGATIVE_INFINITY;
-  const n = entries.length;
+  let from = 0;
+  while (from < entries.length && ((entries[from] as readonly unknown[])[0] as number) < lo) from++;
+  let to = from;
+  while (to < entries.length && ((entries[to] as readonly unknown[])[0] as number) < at) to++;
   switch (kind) {
-    case 'count':
-    case 'exists': {
-      let c = init === undefined ? 0 : (init as number);
-      for (let k = 0; k < n; k++) {
-        const e = entries[k] as readonly unknown[];
-        const t = e[0] as number;
-        if (t >= at) break;
-        if (t < lo) continue;
-        if (e[col] !== null) c++;
-      }
-      return kind === 'count' ? c : c > 0;
-    }
+    // sum and avg as plain local numbers: through `update` each double would be boxed per event
     case 'sum': {
       let s = init === undefined ? 0 : (init as number);
-      for (let k = 0; k < n; k++) {
-        const e = entries[k] as readonly unknown[];
-        const t = e[0] as number;
-        if (t >= at) break;
-        if (t < lo) continue;
-        const v = e[col];
+      for (let k = from; k < to; k++) {
+        const v = (entries[k] as readonly unknown[])[col];
         if (v !== null) s = s + (v as number);
       }
       return s === 0 ? 0 : s;
@@ -278,12 +267,8 @@ export function foldEntries(
       let c = 0;
       let s = 0;
       if (init !== undefined) [c, s] = init as [number, number];
-      for (let k = 0; k < n; k++) {
-        const e = entries[k] as readonly unknown[];
-        const t = e[0] as number;
-        if (t >= at) break;
-        if (t < lo) continue;
-        const v = e[col];
+      for (let k = from; k < to; k++) {
+        const v = (entries[k] as readonly unknown[])[col];
         if (v !== null) {
           c = c + 1;
           s = s + (v as number);
@@ -294,12 +279,9 @@ export function foldEntries(
     default: {
       const agg = INCREMENTAL[kind];
       let p = init === undefined ? agg.zero() : clonePartial(init);
-      for (let k = 0; k < n; k++) {
+      for (let k = from; k < to; k++) {
         const e = entries[k] as readonly unknown[];
-        const t = e[0] as number;
-        if (t >= at) break;
-        if (t < lo) continue;
-        p = agg.update(p, e[col] as Value, t);
+        p = agg.update(p, e[col] as Value, e[0] as number);
       }
       return agg.finalize(p, ctx);
     }

@@ -2,7 +2,7 @@
 // State = per-event entries (the tail, exact for every window) + one compacted partial per `all`
 // feature for events older than every finite window can reach (bounded memory, no approximation).
 
-import { clonePartial, INCREMENTAL, type PartialAgg } from '../aggregate/incremental.js';
+import { foldEntries, INCREMENTAL, type PartialAgg } from '../aggregate/incremental.js';
 import { compileEvaluator, type Evaluator, type Row, type Value } from '../expr/evaluate.js';
 import type { Project, View } from '../spec/project.js';
 import { type Instant, windowStart } from '../time/index.js';
@@ -128,18 +128,18 @@ export class ViewRuntime {
     if (state.first === null || state.first >= at) return null;
     const referenceDate = asOfDateAt(at, this.view.cutoff, this.timezone);
     const ctx = { referenceDate, timezone: this.timezone };
-    return this.view.features.map((f, i) => {
-      const agg = INCREMENTAL[f.agg];
-      const start = windowStart(at, f.window, this.timezone);
-      const head = state.head;
-      let p = head && i in head ? clonePartial(head[i] as PartialAgg) : agg.zero();
-      for (const e of state.tail) {
-        if (e[0] >= at) break;
-        if (start !== null && e[0] < start) continue;
-        p = agg.update(p, e[2 + i] as Value, e[0]);
-      }
-      return agg.finalize(p, ctx);
-    });
+    const head = state.head;
+    return this.view.features.map((f, i) =>
+      foldEntries(
+        f.agg,
+        head && i in head ? head[i] : undefined,
+        state.tail,
+        2 + i,
+        windowStart(at, f.window, this.timezone),
+        at,
+        ctx,
+      ),
+    );
   }
 }
 

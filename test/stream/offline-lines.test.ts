@@ -8,13 +8,27 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbEngine } from '../../src/engines/duckdb/engine.js';
-import {
-  type OfflineEvent,
-  offlineLinePrinter,
-  writeEventLinesParquet,
-  writeEventsParquet,
-} from '../../src/engines/duckdb/events-writer.js';
+import { offlineLinePrinter, writeEventLinesParquet } from '../../src/engines/duckdb/events-writer.js';
 import type { Source } from '../../src/spec/project.js';
+
+interface OfflineEvent {
+  seq: number;
+  ts: number;
+  row: Readonly<Record<string, string | number | boolean | null | undefined>>;
+}
+
+/** The events printed as the stream job prints them, into one staging file, then one micro-batch. */
+async function writeEventsParquet(
+  engine: DuckDbEngine,
+  source: Source,
+  events: OfflineEvent[],
+  file: string,
+): Promise<void> {
+  const print = offlineLinePrinter(source);
+  const jsonl = `${file}.jsonl`;
+  writeFileSync(jsonl, `${events.map((e) => print(e.seq, e.row)).join('\n')}\n`);
+  await writeEventLinesParquet(engine, source, jsonl, file);
+}
 
 const source = {
   name: 's',

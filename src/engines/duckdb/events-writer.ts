@@ -2,18 +2,10 @@
 // (timestamps as TIMESTAMPTZ instants), via JSON-lines text, then renames it in place: a reader
 // sees the whole file or none, and a replay writing the same name replaces it.
 
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import type { Source } from '../../spec/project.js';
 import type { DuckDbEngine } from './engine.js';
 import { duckdbType, quoteIdent, stringLiteral } from './types.js';
-
-/** One accepted event: its contract values (timestamps as epoch ms) and its source sequence. */
-export interface OfflineEvent {
-  seq: number;
-  /** The event instant (epoch ms): which event_date folder the event lands in. */
-  ts: number;
-  row: Readonly<Record<string, string | number | boolean | null | undefined>>;
-}
 
 export const OFFSET_COLUMN = '_offset';
 
@@ -76,21 +68,5 @@ export async function writeEventLinesParquet(
     renameSync(staged, file);
   } finally {
     rmSync(staged, { force: true });
-  }
-}
-
-export async function writeEventsParquet(
-  engine: DuckDbEngine,
-  source: Source,
-  events: OfflineEvent[],
-  file: string,
-): Promise<void> {
-  const jsonl = `${file}.jsonl.tmp`;
-  const print = offlineLinePrinter(source);
-  writeFileSync(jsonl, `${events.map((e) => print(e.seq, e.row)).join('\n')}\n`);
-  try {
-    await writeEventLinesParquet(engine, source, jsonl, file);
-  } finally {
-    rmSync(jsonl, { force: true });
   }
 }
