@@ -72,6 +72,8 @@ const LOG_JSON = 2;
 
 /** Default: start a merge sweep once the log holds this many entries (bounds readers' memory). */
 const MERGE_AFTER_ENTRIES = 200_000;
+/** Least work (keys collected, or element moves of the sort) of a merge sweep's start per commit. */
+const SORT_PER_COMMIT = 8192;
 
 /**
  * Copies the WAL into the database file from another thread (its own connection), so that a
@@ -99,6 +101,100 @@ interface LogRef {
   buf: Buffer;
   kind: number;
   start: number;
+}
+
+/**
+ * Sorts strings (by UTF-16 code units, as `<` does) a bounded amount of work at a time: sorted runs
+ * of RUN, then bottom-up merges, resumable anywhere. The merge sweep orders its keys with it over
+ * several commits, where one `sort` of every pending key stopped a commit for ~40 ms.
+ */
+export class StepSort {
+  private static readonly RUN = 32;
+  private src: string[];
+  private dst: string[];
+  /** Width of the runs being merged (RUN-long runs are sorted first, while `at` < n). */
+  private width = 0;
+  /** Start of the pair of runs being merged, and where the merge stands within it. */
+  private at = 0;
+  private l = 0;
+  private r = 0;
+  private o = 0;
+  done = false;
+
+  constructor(items: string[]) {
+    this.src = items;
+    this.dst = new Array<string>(items.length);
+    if (items.length <= 1) this.done = true;
+  }
+
+  /** The sorted items (once done). */
+  get result(): string[] {
+    return this.src;
+  }
+
+  /** Does about `budget` element moves of work; true when sorted. */
+  step(budget: number): boolean {
+    const n = this.src.length;
+    let left = budget;
+    const RUN = StepSort.RUN;
+    while (!this.done && left > 0) {
+      if (this.width === 0) {
+        // insertion sort of one run (about RUN * 4 moves on random keys)
+        const a = this.src;
+        const end = Math.min(n, this.at + RUN);
+        for (let i = this.at + 1; i < end; i++) {
+          const x = a[i] as string;
+          let j = i - 1;
+          while (j >= this.at && (a[j] as string) > x) {
+            a[j + 1] = a[j] as string;
+            j--;
+          }
+          a[j + 1] = x;
+        }
+        left -= RUN * 4;
+        this.at = end;
+        if (end === n) this.startPass(RUN);
+        continue;
+      }
+      const a = this.src;
+      const b = this.dst;
+      const mid = Math.min(n, this.at + this.width);
+      const end = Math.min(n, this.at + 2 * this.width);
+      let { l, r, o } = this;
+      while (o < end && left > 0) {
+        if (l < mid && (r >= end || (a[l] as string) <= (a[r] as string))) b[o++] = a[l++] as string;
+        else b[o++] = a[r++] as string;
+        left--;
+      }
+      this.l = l;
+      this.r = r;
+      this.o = o;
+      if (o < end) break;
+      this.at = end;
+      if (end === n) {
+        this.src = b;
+        this.dst = a;
+        this.startPass(this.width * 2);
+      } else {
+        this.l = end;
+        this.r = Math.min(n, end + this.width);
+        this.o = end;
+      }
+    }
+    return this.done;
+  }
+
+  private startPass(width: number): void {
+    if (width >= this.src.length) {
+      this.done = true;
+      return;
+    }
+    this.width = width;
+    this.at = 0;
+    this.l = 0;
+    this.r = Math.min(this.src.length, width);
+    this.o = 0;
+  }
 }
 
 /** Appends log records to a growing buffer. */
@@ -180,6 +276,13 @@ function applyRecord(s: EntityState | null, ref: LogRef): EntityState {
   return s === null || whole.seq >= s.seq ? whole : s;
 }
 
+/**
+ * Commits made on a connection by this process (OnlineStore.commit). SQLite's `PRAGMA
+ * data_version` tells a connection about other connections' commits, not its own: readers on the
+ * job's own connection look at both.
+ */
+const ownCommits = new WeakMap<Database.Database, number>();
+
 /** Reads states (base row + log records) from a connection; shared by the job's store and serving. */
 export class StateRows {
   private readonly getBase: Database.Statement;
@@ -195,9 +298,16 @@ export class StateRows {
   private lowestId = Number.POSITIVE_INFINITY;
   /** Built once: better-sqlite3's transaction wrapper is not free to create per read. */
   private readonly readTx: (view: string, key: string) => EntityState | null;
+  private readonly dataVersion: Database.Statement;
+  /** data_version and this connection's own commits when the index was last brought up to date. */
+  private syncedVersion = -1;
+  private syncedOwn = -1;
+  /** Log syncs that ran the log queries (the others found the file unchanged); for tests. */
+  logSyncs = 0;
 
   constructor(private readonly db: Database.Database) {
     this.readTx = db.transaction((view: string, key: string) => this.read(view, key));
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.getBase = db.prepare('SELECT seq, state FROM state WHERE view = ? AND key = ?');
     this.allBase = db.prepare('SELECT key, seq, state FROM state WHERE view = ?');
     this.prepareLog();
@@ -216,9 +326,17 @@ export class StateRows {
     }
   }
 
-  /** Brings the in-memory log index to the transaction's snapshot. */
+  /**
+   * Brings the in-memory log index to the transaction's snapshot. Skipped (two log queries and an
+   * iterator saved per read) when no connection has committed since the last time: data_version,
+   * read inside the transaction, is that snapshot's, and this connection's own commits are counted.
+   */
   private sync(): void {
+    const version = this.dataVersion.get() as number;
+    const own = ownCommits.get(this.db) ?? 0;
+    if (version === this.syncedVersion && own === this.syncedOwn) return;
     if (!this.prepareLog() || !this.logLo || !this.logFrom) return;
+    this.logSyncs++;
     const lo = (this.logLo.get() as number | undefined) ?? this.lastId + 1;
     if (lo > this.lowestId) {
       // merged rows were deleted: forget their records
@@ -242,6 +360,8 @@ export class StateRows {
         else this.index.set(k, [ref]);
       });
     }
+    this.syncedVersion = version;
+    this.syncedOwn = own;
   }
 
   /** The log records of a state (after sync), in commit order. */
@@ -367,8 +487,21 @@ export class OnlineStore {
   /** Live log rows (id, records) in id order, and their records in all. */
   private logRows: [number, number][] = [];
   private logRecords = 0;
-  /** The merge sweep under way: pending states in key order, how far it got, how many per commit. */
-  private sweep: { todo: Pending[]; at: number; per: number } | null = null;
+  /**
+   * The merge sweep under way. It first collects the pending keys (`gather`, in first-log order)
+   * and sorts them (`sort`), a bounded share per commit, then merges them in key order (`at` of
+   * `todo`), in proportion to each commit's records.
+   */
+  private sweep: {
+    gather: MapIterator<string> | null;
+    left: number;
+    keys: string[];
+    sort: StepSort | null;
+    todo: string[];
+    at: number;
+  } | null = null;
+  private deleteLog: Database.Statement | undefined;
+  private readonly forgetPk = new Map<string, Database.Statement>();
   /** Dedupe index horizons to apply at the next commit (pk_log rows wholly before it go). */
   private readonly forgetBefore = new Map<string, number>();
   private commits = 0;
@@ -513,8 +646,14 @@ export class OnlineStore {
       });
       if (it.since !== null) since.push({ view, key, state, since: it.since });
     }
-    // the unmerged log of a previous run is merged by this one's sweeps
-    for (const p of since.sort((a, b) => a.since - b.since)) this.pending.set(vk(view, p.key), p);
+    // the unmerged log of a previous run is merged by this one's sweeps; `pending` stays in the
+    // order of first log records across views (a sweep's end deletes the log before the first one)
+    if (since.length > 0) {
+      const all = [...this.pending.values(), ...since].sort((a, b) => a.since - b.since);
+      this.pending.clear();
+      for (const p of all) this.pending.set(vk(p.view, p.key), p);
+      this.sweep = null;
+    }
     this.loadLogRows();
     return out;
   }
@@ -630,7 +769,11 @@ export class OnlineStore {
       }
       for (const [view, p] of pk) this.insertPkLog?.run(view, p.maxTs, p.log.take());
       for (const [view, before] of this.forgetBefore) {
-        this.db.prepare('DELETE FROM pk_log WHERE view = ? AND max_ts < ?').run(view, before);
+        this.forgetPk.set(
+          view,
+          this.forgetPk.get(view) ?? this.db.prepare('DELETE FROM pk_log WHERE view = ? AND max_ts < ?'),
+        );
+        this.forgetPk.get(view)?.run(view, before);
       }
       this.upsertCheckpoint?.run(source, JSON.stringify(views), JSON.stringify(checkpoint), now);
       // the in-memory bookkeeping below changes only when the statements have all run; should the
@@ -647,6 +790,8 @@ export class OnlineStore {
       }
       this.mergeSlice(log.records);
     })();
+    // readers on this connection (getState, loadStates) see this commit: data_version does not tell them
+    ownCommits.set(this.db, (ownCommits.get(this.db) ?? 0) + 1);
     for (const [s, w] of wrote) this.written.set(s, w);
     this.forgetBefore.clear();
     if (++this.commits === CHECKPOINTER_AFTER_COMMITS && this.file) this.startCheckpointer();
@@ -656,36 +801,68 @@ export class OnlineStore {
    * Merges the next slice of the sweep (in key order, so a slice dirties a contiguous run of the
    * state table's pages) into the base rows; a sweep starts when the log holds `mergeAfter`
    * entries and is sized to end before as many again have come. At its end, the log rows every
-   * state has been merged past are deleted.
+   * state has been merged past are deleted. No commit pays for all pending keys: they are
+   * collected and sorted over several commits (work per commit in proportion to its records),
+   * while the log goes on growing.
    */
   private mergeSlice(records: number): void {
     if (!this.sweep) {
       if (this.logRecords < this.mergeAfter || this.pending.size === 0) return;
-      const todo = [...this.pending.values()].sort((a, b) =>
-        a.view === b.view ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.view < b.view ? -1 : 1,
-      );
-      this.sweep = { todo, at: 0, per: Math.max(1, Math.ceil(todo.length / 256)) };
+      this.sweep = {
+        gather: this.pending.keys(),
+        left: this.pending.size,
+        keys: [],
+        sort: null,
+        todo: [],
+        at: 0,
+      };
     }
     const sw = this.sweep;
+    if (sw.gather || sw.sort) {
+      // nothing is merged (or taken out of `pending`) until the keys are sorted
+      let budget = Math.max(SORT_PER_COMMIT, 16 * records);
+      if (sw.gather) {
+        for (; sw.left > 0 && budget > 0; sw.left--, budget--) {
+          const k = sw.gather.next();
+          if (k.done) break;
+          sw.keys.push(k.value);
+        }
+        if (sw.left > 0 && budget <= 0) return;
+        sw.gather = null;
+        sw.sort = new StepSort(sw.keys);
+      }
+      if (!sw.sort?.step(budget)) return;
+      sw.todo = sw.sort.result;
+      sw.sort = null;
+      sw.keys = [];
+      return;
+    }
     const upsert = this.upsertState as Database.Statement;
-    const per = Math.max(sw.per, Math.ceil((sw.todo.length * records) / this.mergeAfter));
+    // in proportion to the commit's own records (the sweep ends before `mergeAfter` more have
+    // come): a floor of 1/256 of the keys per commit made each small commit of a latency run
+    // rewrite ~150-350 whole states (5-20 ms) for as long as a sweep lasted
+    const per = Math.max(1, Math.ceil((sw.todo.length * records) / this.mergeAfter));
     const end = Math.min(sw.todo.length, sw.at + per);
     for (let i = sw.at; i < end; i++) {
-      const p = sw.todo[i] as Pending;
-      const k = vk(p.view, p.key);
+      const k = sw.todo[i] as string;
       const cur = this.pending.get(k);
       if (!cur) continue;
-      upsert.run(p.view, p.key, cur.state.seq, encodeState(cur.state));
+      upsert.run(cur.view, cur.key, cur.state.seq, encodeState(cur.state));
       this.pending.delete(k);
     }
     sw.at = end;
     if (end < sw.todo.length) return;
-    let lo = Number.POSITIVE_INFINITY;
-    for (const p of this.pending.values()) if (p.since < lo) lo = p.since;
-    if (lo === Number.POSITIVE_INFINITY) lo = (this.logRows.at(-1)?.[0] ?? 0) + 1;
-    this.db.prepare('DELETE FROM log WHERE id < ?').run(lo);
-    this.logRows = this.logRows.filter(([id]) => id >= lo);
-    this.logRecords = this.logRows.reduce((a, [, n]) => a + n, 0);
+    // `pending` is in the order of the states' first log records: the first one left is the oldest
+    const first = this.pending.values().next();
+    const lo = first.done ? (this.logRows.at(-1)?.[0] ?? 0) + 1 : first.value.since;
+    this.deleteLog ??= this.db.prepare('DELETE FROM log WHERE id < ?');
+    this.deleteLog.run(lo);
+    let gone = 0;
+    while (gone < this.logRows.length && (this.logRows[gone] as [number, number])[0] < lo) {
+      this.logRecords -= (this.logRows[gone] as [number, number])[1];
+      gone++;
+    }
+    this.logRows.splice(0, gone);
     this.sweep = null;
   }
 
