@@ -82,16 +82,37 @@ export function checkEvent(
     return { ok: false, reason: 'not a JSON object' };
   }
   const obj = raw as Record<string, unknown>;
-  const row: Record<string, Value> = {};
+  const columns = columnsOf(source);
+  const raws: unknown[] = new Array(columns.length);
+  for (let i = 0; i < columns.length; i++) raws[i] = obj[(columns[i] as [string, ColumnType])[0]];
+  return checkRaws(raws, columns, source, keys, timezone, latestTs);
+}
+
+function columnsOf(source: Source): [string, ColumnType][] {
   let columns = columnLists.get(source.columns);
   if (!columns) {
     columns = Object.entries(source.columns);
     columnLists.set(source.columns, columns);
   }
-  for (const [c, t] of columns) {
-    const v = typedValue(obj[c], t, timezone);
+  return columns;
+}
+
+/** checkEvent on the raw JSON value of each contract column (in the contract's order). */
+function checkRaws(
+  raws: readonly unknown[],
+  columns: readonly [string, ColumnType][],
+  source: Source,
+  keys: readonly string[],
+  timezone: string,
+  latestTs: Instant | undefined,
+): Checked {
+  const row: Record<string, Value> = {};
+  for (let i = 0; i < columns.length; i++) {
+    const [c, t] = columns[i] as [string, ColumnType];
+    const r = raws[i];
+    const v = typedValue(r, t, timezone);
     if (v === undefined)
-      return { ok: false, reason: `column ${c}: cannot read ${JSON.stringify(obj[c])} as ${t}` };
+      return { ok: false, reason: `column ${c}: cannot read ${JSON.stringify(r)} as ${t}` };
     row[c] = v;
   }
   const tsValue = row[source.timestamp];
@@ -109,4 +130,262 @@ export function checkEvent(
     };
   }
   return { ok: true, row, ts };
+}
+
+/** Why a line that JSON.parse rejects goes to the dead letters. */
+export const NOT_JSON = 'not valid JSON';
+
+/**
+ * checkEvent of one JSON line (`not valid JSON` when JSON.parse throws), without JSON.parse's
+ * object per event for the common line: a flat object whose contract values are strings without
+ * escapes, plain numbers, true, false or null is read by a scanner straight into the contract's
+ * slots; any other line (escapes, nesting, duplicate keys, anything unusual) goes through JSON.parse
+ * and checkEvent, so the result is always theirs (test/stream/event-scan.test.ts compares them).
+ */
+export class EventReader {
+  private readonly columns: [string, ColumnType][];
+  /** Per column, its name as it appears quoted in a line (`"name"`). */
+  private readonly quoted: string[];
+  /** Per column, what a parsed object yields when the line lacks it (Object.prototype's member, if any). */
+  private readonly absent: unknown[];
+  private readonly raws: unknown[];
+  private readonly seen: Uint8Array;
+  /** Per column, 1: `string`, 2: `int`, 3: `double` (whose JSON text an offline line can reuse). */
+  private readonly printable: Uint8Array;
+  /**
+   * Per column of the last line read, where its value's JSON text is already the offline line's
+   * printed form (offlineLinePrinter's): [printedAt, printedEnd) of the line, or -1.
+   */
+  readonly printedAt: Int32Array;
+  readonly printedEnd: Int32Array;
+  /** The JSON.parse value of the last line read through the fallback (undefined after a scanned one). */
+  parsed: unknown = undefined;
+  /** Lines read by the scanner and by the fallback (tests check the scanner is used). */
+  scanned = 0;
+  fellBack = 0;
+
+  constructor(
+    private readonly source: Source,
+    private readonly keys: string[],
+    private readonly timezone: string,
+  ) {
+    this.columns = columnsOf(source);
+    this.quoted = this.columns.map(([c]) => JSON.stringify(c));
+    const proto: Record<string, unknown> = {};
+    this.absent = this.columns.map(([c]) => proto[c]);
+    this.raws = new Array(this.columns.length);
+    this.seen = new Uint8Array(this.columns.length);
+    this.printable = Uint8Array.from(this.columns, ([, t]) =>
+      t === 'string' ? 1 : t === 'int' ? 2 : t === 'double' ? 3 : 0,
+    );
+    this.printedAt = new Int32Array(this.columns.length);
+    this.printedEnd = new Int32Array(this.columns.length);
+  }
+
+  read(text: string, latestTs?: Instant): Checked {
+    if (this.scan(text)) {
+      this.scanned++;
+      this.parsed = undefined;
+      return checkRaws(this.raws, this.columns, this.source, this.keys, this.timezone, latestTs);
+    }
+    this.fellBack++;
+    this.printedAt.fill(-1);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.parsed = undefined;
+      return { ok: false, reason: NOT_JSON };
+    }
+    this.parsed = raw;
+    return checkEvent(raw, this.source, this.keys, this.timezone, latestTs);
+  }
+
+  /** Fills this.raws from a line the scanner reads exactly as JSON.parse would; false: not handled. */
+  private scan(text: string): boolean {
+    const n = text.length;
+    const raws = this.raws;
+    const seen = this.seen;
+    const quoted = this.quoted;
+    const ncol = quoted.length;
+    seen.fill(0);
+    const at = this.printedAt;
+    at.fill(-1);
+    let p = skipWs(text, 0);
+    if (text.charCodeAt(p) !== 123 /* { */) return false;
+    p = skipWs(text, p + 1);
+    let expect = 0;
+    if (text.charCodeAt(p) === 125 /* } */) p++;
+    else {
+      for (;;) {
+        if (text.charCodeAt(p) !== 34 /* " */) return false;
+        // the key: the next contract column (lines usually keep one order), another one, or none
+        let col = -1;
+        if (expect < ncol && text.startsWith(quoted[expect] as string, p)) col = expect;
+        else {
+          for (let i = 0; i < ncol; i++) {
+            if (text.startsWith(quoted[i] as string, p)) {
+              col = i;
+              break;
+            }
+          }
+        }
+        if (col >= 0) {
+          if (seen[col] === 1) return false; // a repeated key: JSON.parse keeps the last
+          p += (quoted[col] as string).length;
+        } else {
+          // a key outside the contract: skipped, but one with an escape could spell a column
+          const end = plainStringEnd(text, p + 1);
+          if (end < 0) return false;
+          p = end + 1;
+        }
+        p = skipWs(text, p);
+        if (text.charCodeAt(p) !== 58 /* : */) return false;
+        p = skipWs(text, p + 1);
+        const c = text.charCodeAt(p);
+        let v: unknown;
+        if (c === 34) {
+          const end = plainStringEnd(text, p + 1);
+          if (end < 0) return false;
+          if (col >= 0) {
+            v = text.slice(p + 1, end);
+            // a plain string prints as itself, quotes included (what JSON.stringify gives)
+            if (this.printable[col] === 1) {
+              at[col] = p;
+              this.printedEnd[col] = end + 1;
+            }
+          }
+          p = end + 1;
+        } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+          const end = numberEnd(text, p);
+          if (end < 0) return false;
+          if (col >= 0) {
+            const x = numberValue(text, p, end);
+            v = x;
+            // a double or an int read exactly from its digits prints as its text (the same number to
+            // DuckDB's cast; 0 is left to String(): it prints -0 as 0)
+            const kind = this.printable[col];
+            if (exactDigits && x !== 0 && (kind === 3 || (kind === 2 && !hadPoint))) {
+              at[col] = p;
+              this.printedEnd[col] = end;
+            }
+          }
+          p = end;
+        } else if (c === 116 /* t */ && text.startsWith('true', p)) {
+          v = true;
+          p += 4;
+        } else if (c === 102 /* f */ && text.startsWith('false', p)) {
+          v = false;
+          p += 5;
+        } else if (c === 110 /* n */ && text.startsWith('null', p)) {
+          v = null;
+          p += 4;
+        } else return false; // nested values, or not JSON: JSON.parse decides
+        if (col >= 0) {
+          raws[col] = v;
+          seen[col] = 1;
+          expect = col + 1;
+        }
+        p = skipWs(text, p);
+        const sep = text.charCodeAt(p);
+        if (sep === 44 /* , */) {
+          p = skipWs(text, p + 1);
+          continue;
+        }
+        if (sep !== 125 /* } */) return false;
+        p++;
+        break;
+      }
+    }
+    if (skipWs(text, p) !== n) return false;
+    for (let i = 0; i < ncol; i++) if (seen[i] === 0) raws[i] = this.absent[i];
+    return true;
+  }
+}
+
+/** The position of the first non-whitespace character (JSON's four) at or after `p`. */
+function skipWs(text: string, p: number): number {
+  for (;;) {
+    const c = text.charCodeAt(p);
+    if (c === 32 || c === 10 || c === 13 || c === 9) p++;
+    else return p;
+  }
+}
+
+/**
+ * The position of the closing quote of a string starting at `p` (after its opening quote), or -1
+ * if it has an escape, a control character (invalid JSON), a surrogate (offline lines print the
+ * value again: JSON.stringify escapes a lone one) or no end.
+ */
+function plainStringEnd(text: string, p: number): number {
+  const n = text.length;
+  for (; p < n; p++) {
+    const c = text.charCodeAt(p);
+    if (c === 34) return p;
+    if (c === 92 || c < 32 || (c >= 0xd800 && c <= 0xdfff)) return -1;
+  }
+  return -1;
+}
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** The end of a JSON number starting at `p` (JSON's grammar exactly), or -1 if there is none. */
+function numberEnd(text: string, p: number): number {
+  if (text.charCodeAt(p) === 45) p++;
+  const c = text.charCodeAt(p);
+  if (c === 48) p++;
+  else if (c >= 49 && c <= 57) {
+    p++;
+    while (isDigit(text.charCodeAt(p))) p++;
+  } else return -1;
+  if (text.charCodeAt(p) === 46 /* . */) {
+    p++;
+    if (!isDigit(text.charCodeAt(p))) return -1;
+    while (isDigit(text.charCodeAt(p))) p++;
+  }
+  const e = text.charCodeAt(p);
+  if (e === 101 || e === 69) {
+    p++;
+    const s = text.charCodeAt(p);
+    if (s === 43 || s === 45) p++;
+    if (!isDigit(text.charCodeAt(p))) return -1;
+    while (isDigit(text.charCodeAt(p))) p++;
+  }
+  return p;
+}
+
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+/** Set by numberValue: whether the number was read from at most 15 digits without an exponent, and had a point. */
+let exactDigits = false;
+let hadPoint = false;
+
+/**
+ * The value of the JSON number text[start, end). At most 15 digits and no exponent: the digits
+ * as an exact integer divided by an exact power of ten, one correctly rounded division (what
+ * JSON.parse gives); otherwise Number() of the text (the same rounding).
+ */
+function numberValue(text: string, start: number, end: number): number {
+  let p = start;
+  const neg = text.charCodeAt(p) === 45;
+  if (neg) p++;
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  exactDigits = false;
+  hadPoint = false;
+  for (; p < end; p++) {
+    const c = text.charCodeAt(p);
+    if (c === 46) {
+      frac = 0;
+      hadPoint = true;
+    } else if (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      digits++;
+      if (frac >= 0) frac++;
+    } else return Number(text.slice(start, end)); // an exponent
+  }
+  if (digits > 15) return Number(text.slice(start, end));
+  exactDigits = true;
+  const v = frac > 0 ? m / (POW10[frac] as number) : m;
+  return neg ? -v : v;
 }

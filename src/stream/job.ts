@@ -33,7 +33,7 @@ import {
 } from '../time/index.js';
 import { LocalDays } from '../time/read-time.js';
 import { dedupeView, PrimaryKeyIndex, removeEntry } from './dedupe.js';
-import { checkEvent } from './event.js';
+import { EventReader } from './event.js';
 import { Metrics } from './metrics.js';
 import type { SourceRecord, StreamSource } from './sources.js';
 import { type EntityState, emptyState, ViewRuntime } from './state.js';
@@ -153,10 +153,12 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     const pkIndex = source.primaryKey
       ? new PrimaryKeyIndex(source.name, source.primaryKey, await store.loadStates(dedupeView(source.name)))
       : null;
-    const dirty = opts.views.map(() => new Set<string>());
+    // per view, the states changed since the last checkpoint by key (not looked up again there)
+    const dirty = opts.views.map(() => new Map<string, EntityState>());
     const keys = [...new Set(opts.views.flatMap((v) => v.keys))];
     const lateness = source.allowedLateness;
     const days = new LocalDays(tz);
+    const reader = new EventReader(source, keys, tz);
 
     // Replay from the offline checkpoint with the watermark as it was there: same decisions again.
     let maxTs: Instant | null = ckpt.offlineMaxTs;
@@ -302,14 +304,12 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
         for (const d of pkIndex.takeDirty()) batch.push(d);
       }
       runtimes.forEach((rt, i) => {
-        const st = states[i] as Map<string, EntityState>;
         const bound = wm === null ? null : rt.compactionBound(wm);
-        for (const key of dirty[i] as Set<string>) {
-          const s = st.get(key) as EntityState;
+        for (const [key, s] of dirty[i] as Map<string, EntityState>) {
           if (bound !== null && rt.compactBefore(s, bound)) compacted = true;
           batch.push({ view: rt.view.name, key, state: s });
         }
-        (dirty[i] as Set<string>).clear();
+        (dirty[i] as Map<string, EntityState>).clear();
       });
       // reads at or after the watermark of a compaction see every event their windows need
       if (wm !== null && compacted) ckpt.exactFrom = Math.max(ckpt.exactFrom ?? wm, wm);
@@ -351,16 +351,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       if (r.position !== undefined) lastPosition = r.position;
       eventsRead++;
       const fresh = r.seq >= applied;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(r.text);
-      } catch {
-        raw = undefined;
-      }
-      const c =
-        raw === undefined
-          ? { ok: false as const, reason: 'not valid JSON' }
-          : checkEvent(raw, source, keys, tz, latestTs);
+      const c = reader.read(r.text, latestTs);
       if (!c.ok) {
         if (fresh) {
           counters.dead++;
@@ -375,7 +366,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
           counters.late++;
           opts.source.outcome?.(r.seq, 'late', `before the watermark ${formatInstant(wm)}`);
           lateLines.push(
-            `${JSON.stringify({ offset: r.seq, event_time: formatInstant(c.ts), watermark: formatInstant(wm), event: raw })}\n`,
+            `${JSON.stringify({ offset: r.seq, event_time: formatInstant(c.ts), watermark: formatInstant(wm), event: reader.parsed ?? JSON.parse(r.text) })}\n`,
           );
         }
         return;
@@ -392,7 +383,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
         offlineDateLines = o;
       }
       const ol = offlineDateLines.lines;
-      ol.push(printLine(r.seq, c.row));
+      ol.push(printLine(r.seq, c.row, r.text, reader.printedAt, reader.printedEnd));
       if (ol.length >= LINES_PER_CHUNK) {
         offlineDateLines.chunks.push(ol.join('\n'));
         ol.length = 0;
@@ -411,7 +402,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
           runtimes.forEach((_rt, i) => {
             const k = prev.keys[i];
             const s = k == null ? undefined : (states[i] as Map<string, EntityState>).get(k);
-            if (s && removeEntry(s, prev.seq)) (dirty[i] as Set<string>).add(k as string);
+            if (s && removeEntry(s, prev.seq)) (dirty[i] as Map<string, EntityState>).set(k as string, s);
           });
         } else if (pkIndex.beyondHorizon(pk)) {
           // the earlier event is compacted into the state: it stays (declared limit)
@@ -435,7 +426,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
           st.set(key, s);
         }
         if (rt.apply(s, e)) {
-          (dirty[i] as Set<string>).add(key);
+          (dirty[i] as Map<string, EntityState>).set(key, s);
           appliedTo[i] = key;
           used = true;
         }

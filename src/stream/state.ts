@@ -59,12 +59,16 @@ export class ViewRuntime {
   /** The entry an event adds, or null when `where` is not TRUE for it. */
   entry(row: Row, ts: Instant, seq: number): TailEntry | null {
     if (this.where && this.where(row) !== true) return null;
-    const e: TailEntry = [ts, seq];
     const cols = this.columns;
+    // made at its final length: pushing onto a two-element literal grows its backing store to 19
+    // slots, and an entry lives as long as its window
+    const e = new Array(2 + cols.length) as TailEntry;
+    e[0] = ts;
+    e[1] = seq;
     for (let i = 0; i < cols.length; i++) {
       const c = cols[i];
       const same = this.sameAs[i] as number;
-      e.push(same >= 0 ? (e[2 + same] as Value) : c ? c(row) : true);
+      e[2 + i] = same >= 0 ? (e[2 + same] as Value) : c ? c(row) : true;
     }
     return e;
   }
@@ -102,6 +106,9 @@ export class ViewRuntime {
 
   /** Folds entries before `oldest` (a compactionBound) into the `all` partials; true if any was. */
   compactBefore(state: EntityState, oldest: Instant): boolean {
+    // no entry is older than the state's first event: the tail need not be read (a cache miss per
+    // dirty state at every checkpoint)
+    if (state.first !== null && state.first >= oldest) return false;
     let n = 0;
     while (n < state.tail.length && (state.tail[n] as TailEntry)[0] < oldest) n++;
     if (n === 0) return false;

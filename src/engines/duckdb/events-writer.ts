@@ -14,18 +14,27 @@ type LineRow = Readonly<Record<string, string | number | boolean | null | undefi
 /**
  * The JSON line of one event as writeEventLinesParquet reads it: its sequence, then its contract
  * values, timestamps as epoch milliseconds (no Date object nor ISO text per event: the stream
- * job prints one line per accepted event on its hot path).
+ * job prints one line per accepted event on its hot path). With `text`, column i whose `at[i]` is
+ * not -1 is printed as text[at[i], end[i]): the event's own JSON text of that value, when the
+ * caller knows it is the printed form already (a string without escapes, a plain number).
  */
-export function offlineLinePrinter(source: Source): (seq: number, row: LineRow) => string {
+export function offlineLinePrinter(
+  source: Source,
+): (seq: number, row: LineRow, text?: string, at?: Int32Array, end?: Int32Array) => string {
   const cols = Object.entries(source.columns);
   const names = cols.map(([c]) => `,${JSON.stringify(c)}:`);
   const keys = cols.map(([c]) => c);
   const n = cols.length;
-  return (seq, row) => {
+  return (seq, row, text, at, end) => {
     let line = `{"${OFFSET_COLUMN}":${seq}`;
     for (let i = 0; i < n; i++) {
-      const v = row[keys[i] as string] ?? null;
       line += names[i];
+      const a = at === undefined ? -1 : (at[i] as number);
+      if (a >= 0) {
+        line += (text as string).slice(a, (end as Int32Array)[i]);
+        continue;
+      }
+      const v = row[keys[i] as string] ?? null;
       line += v === null ? 'null' : typeof v === 'string' ? JSON.stringify(v) : String(v);
     }
     return `${line}}`;
