@@ -16,9 +16,9 @@ import { AsofError } from '../errors.js';
 import { chunkDates, planBackfillChunk } from '../plan/backfill.js';
 import type { Project, View } from '../spec/project.js';
 import { selectViews } from '../spec/select.js';
-import { readManifest } from '../storage/lake/manifest.js';
-import { readablePartitionDir, recover, verifyPartition } from '../storage/lake/partition.js';
+import { recover, verifyPartition } from '../storage/lake/partition.js';
 import { versionDir } from '../storage/lake/paths.js';
+import { type PublishedPartition, readPublished } from '../storage/lake/published.js';
 import { type Clock, cutoffInstant, type IsoDate, systemClock } from '../time/index.js';
 import { backfillOnEngine, runsChunks } from './backfill-engine.js';
 import {
@@ -105,13 +105,8 @@ export function planBackfill(
   const out: PlannedPartition[] = [];
   for (const view of views) {
     for (const asOfDate of opts.dates) {
-      const dir = readablePartitionDir({
-        offline: project.storage.offline,
-        view: view.name,
-        version: view.version,
-        asOfDate,
-      });
-      const m = dir ? readManifest(dir) : undefined;
+      const published = readPublished(project.storage.offline, view, asOfDate);
+      const m = published?.manifest;
       let state: PartitionState;
       let reason: string;
       if (!m) {
@@ -125,7 +120,7 @@ export function planBackfill(
         reason = `source '${view.source}' fingerprint ${m.source.fingerprint} -> ${fingerprint(view, asOfDate)}`;
       } else {
         // Only a partition that would be skipped needs its files hashed: the others are rebuilt.
-        const damaged = verifyPartition(dir as string, m);
+        const damaged = verifyPartition((published as PublishedPartition).dir, m);
         if (damaged.length > 0) {
           state = 'corrupt';
           reason = `data file ${damaged.map((d) => `${path.basename(d.file)}: ${d.problem}`).join('; ')}`;

@@ -11,19 +11,25 @@ import {
   auditJoinSql,
   badLabelTimesSql,
   copyToSql,
+  eventsSql,
   exactFeatureQuery,
   type FeatureQueryBuilder,
   LABELS_TABLE,
   type LabelFormat,
+  labelPointsSql,
   loadLabelsSql,
   naiveAssembleSql,
   naiveViewSql,
   type OutputFormat,
+  type PointUnit,
   partitionFeaturesSql,
+  perfectHashSql,
   pointsSql,
   readLabelsSql,
   rowsPerPointSql,
+  SAMPLE_ENTITIES_FROM_ROWS,
   sampleLabelsSql,
+  sourceRowsSql,
 } from '../engines/duckdb/training-set-sql.js';
 import { quoteIdent, stringLiteral } from '../engines/duckdb/types.js';
 import type { Engine } from '../engines/engine.js';
@@ -31,8 +37,8 @@ import { type EngineType, openEngine } from '../engines/open.js';
 import { AsofError } from '../errors.js';
 import { planTrainingSet, type TrainingSetMode, type TrainingSetPlan } from '../plan/training-set.js';
 import type { Project } from '../spec/project.js';
-import { readManifest } from '../storage/lake/manifest.js';
-import { listPartitions, readablePartitionDir } from '../storage/lake/partition.js';
+import { listPartitions } from '../storage/lake/partition.js';
+import { readPublished } from '../storage/lake/published.js';
 import { cutoffInstant, formatInstant } from '../time/index.js';
 import { loadSources } from './build.js';
 import type { Logger } from './log.js';
@@ -55,6 +61,8 @@ export interface TrainingSetOptions extends LabelsOptions {
   reference?: boolean;
   /** Running totals for every view of prefix kinds, whatever its rows per point (tests use it). */
   runningTotals?: boolean;
+  /** Forces a branch of the exact plan that the product otherwise chooses per view (tests use it). */
+  plan?: { unit?: PointUnit; bucketing?: boolean; inlineEvents?: boolean };
   log?: Logger;
   engine?: { threads?: number; memoryLimit?: string };
   /**
@@ -176,18 +184,12 @@ function publishedPartitions(project: Project, plan: TrainingSetPlan, i: number)
   if (!vp) return [];
   const view = vp.view;
   return listPartitions(project.storage.offline, view.name, view.version).flatMap((asOfDate) => {
-    const dir = readablePartitionDir({
-      offline: project.storage.offline,
-      view: view.name,
-      version: view.version,
-      asOfDate,
-    });
-    const manifest = dir ? readManifest(dir) : undefined;
-    if (!dir || !manifest) return [];
-    return manifest.data_files.map((f) => ({
+    const published = readPublished(project.storage.offline, view, asOfDate);
+    if (!published) return [];
+    return published.manifest.data_files.map((f) => ({
       asOfDate,
       cutoffMs: cutoffInstant(asOfDate, view.cutoff, project.timezone),
-      file: path.join(dir, f.path),
+      file: path.join(published.dir, f.path),
     }));
   });
 }
@@ -271,30 +273,44 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
         engine,
       );
       lap('loadMs');
+      const units: PointUnit[] = [];
+      const labelRows = opts.naive
+        ? 0
+        : Number((await engine.query(`SELECT count(*) FROM ${LABELS_TABLE}`)).rows[0]?.[0] ?? 0);
+      // A view's source rows go into a table of their own only when another view reads the same.
+      const eventsOf = plan.views.map((vp) => eventsSql(vp, plan.timezone, LABELS_TABLE));
       for (const [i, vp] of plan.views.entries()) {
         const table = quoteIdent(`__feat_${i}`);
         if (opts.naive) {
           await engine.query(`CREATE OR REPLACE TEMP TABLE ${table} AS ${naiveViewSql(vp, plan.timezone)}`);
         } else {
+          const unit = opts.plan?.unit ?? (await pointUnit(engine, vp));
+          units.push(unit);
           const points = quoteIdent(`__pts_${i}`);
-          await engine.query(`CREATE OR REPLACE TEMP TABLE ${points} AS ${pointsSql(vp, plan.timezone)}`);
+          await engine.query(
+            `CREATE OR REPLACE TEMP TABLE ${points} AS ${pointsSql(vp, plan.timezone, LABELS_TABLE, unit)}`,
+          );
           // Only a view of prefix kinds can take the running totals: the estimate decides which.
           const rowsPerPoint =
             opts.runningTotals || !vp.features.every((f) => f.prefix)
               ? undefined
-              : Number((await engine.query(rowsPerPointSql(vp))).rows[0]?.[0] ?? 0);
+              : await estimateRowsPerPoint(engine, vp);
           const q = exactFeatureQuery(vp, plan.timezone, points, {
             provenance: false,
             rangeOnly: opts.reference === true,
             rowsPerPoint,
+            unit,
+            inlineEvents: opts.plan?.inlineEvents ?? eventsOf.filter((e) => e === eventsOf[i]).length === 1,
+            bucketing: opts.plan?.bucketing,
           });
+          await engine.query(perfectHashSql(labelRows, vp.features.length));
           for (const s of q.setup) await engine.query(s);
           await engine.query(`CREATE OR REPLACE TEMP TABLE ${table} AS ${q.select}`);
         }
         perView.push(table);
       }
       lap('featuresMs');
-      const query = opts.naive ? naiveAssembleSql(plan, perView) : assembleSql(plan, perView, true);
+      const query = opts.naive ? naiveAssembleSql(plan, perView) : assembleSql(plan, perView, true, units);
       await engine.query(copyToSql(query, out, format));
       lap('writeMs');
     }
@@ -305,6 +321,34 @@ export async function trainingSet(project: Project, opts: TrainingSetOptions): P
     await engine.close();
     if (features && features !== opts.using) await features.close();
   }
+}
+
+/**
+ * Distinct points per label row at or above which a view is computed per label row: the points'
+ * DISTINCT and the join back to the label rows cost a sixth to a fifth of the range join per
+ * label, so points pay off only when enough rows repeat one (at 50% repeats they won by ~2 s CPU
+ * per 1M labels, at 20% no difference showed: BENCHMARKS.md, training sets).
+ */
+const ROWS_ABOVE_POINT_SHARE = 0.75;
+
+/** Per distinct point when the label rows repeat enough of them, else per label row (see PointUnit). */
+export function choosePointUnit(labelRows: number, distinctPoints: number): PointUnit {
+  return distinctPoints < ROWS_ABOVE_POINT_SHARE * labelRows ? 'points' : 'rows';
+}
+
+async function pointUnit(engine: DuckDbEngine, vp: TrainingSetPlan['views'][number]): Promise<PointUnit> {
+  const [rows, points] = (await engine.query(labelPointsSql(vp))).rows[0] ?? [];
+  return choosePointUnit(Number(rows), Number(points));
+}
+
+/** Source rows per point in the view's longest window, estimated (see rowsPerPointSql). */
+async function estimateRowsPerPoint(
+  engine: DuckDbEngine,
+  vp: TrainingSetPlan['views'][number],
+): Promise<number> {
+  const rows = Number((await engine.query(sourceRowsSql(vp))).rows[0]?.[0] ?? 0);
+  const sql = rowsPerPointSql(vp, rows >= SAMPLE_ENTITIES_FROM_ROWS);
+  return Number((await engine.query(sql)).rows[0]?.[0] ?? 0);
 }
 
 /** The engine asked for (option, else the spec's), when it computes training sets; else undefined. */

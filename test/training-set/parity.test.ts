@@ -171,66 +171,77 @@ describe('SQL window start = time/windowStart', () => {
 });
 
 describe('running totals = range join, with late-arriving rows', () => {
-  it('for random events, arrival lags (some longer than the windows) and label times, both plans agree', async () => {
-    const event = fc.record({
-      user: fc.constantFrom('u1', 'u2'),
-      minute: fc.integer({ min: 0, max: 20 * 24 * 60 }),
-      // arrival lag in minutes: mostly small, sometimes days, sometimes unknown (NULL)
-      lag: fc.option(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 12 * 24 * 60 })), {
-        nil: null,
-      }),
-      amount: fc.option(fc.integer({ min: -5, max: 100 }), { nil: null }),
-    });
-    const label = fc.record({
-      user: fc.constantFrom('u1', 'u2', 'u3'),
-      minute: fc.integer({ min: 0, max: 22 * 24 * 60 }),
-    });
-    const at = (m: number) => new Date(Date.UTC(2025, 2, 1, 0, m)).toISOString().slice(0, 19);
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...ZONES),
-        fc.array(event, { minLength: 5, maxLength: 60 }),
-        fc.array(label, { minLength: 1, maxLength: 15 }),
-        async (tz, events, labels) => {
-          const yaml = spec({
-            timezone: tz,
-            columns: {
-              user_id: 'string',
-              event_ts: 'timestamp',
-              amount: 'int',
-              status: 'string',
-              ing: 'timestamp',
-            },
-            features: {
-              n1d: '{ agg: count, window: 1d }',
-              c3d: '{ agg: count, column: amount, window: 3d }',
-              s12h: '{ agg: sum, column: amount, window: 12h }',
-              a7d: '{ agg: avg, column: amount, window: 7d }',
-              eall: '{ agg: exists, window: all }',
-              sall: '{ agg: sum, column: amount, window: all }',
-            },
-          }).replace('    timestamp: event_ts\n', '    timestamp: event_ts\n    ingested_at: ing\n');
-          const dir = makeProject({
-            'asof.yaml': yaml,
-            'data/events.csv': [
-              'user_id,event_ts,amount,status,ing',
-              ...events.map(
-                (e) =>
-                  `${e.user},${at(e.minute)},${e.amount ?? ''},success,${e.lag === null ? '' : at(e.minute + e.lag)}`,
+  it.each(['rows', 'points'] as const)(
+    'by %s: for random events, arrival lags (some longer than the windows) and label times, both plans agree',
+    async (unit) => {
+      const event = fc.record({
+        user: fc.constantFrom('u1', 'u2'),
+        minute: fc.integer({ min: 0, max: 20 * 24 * 60 }),
+        // arrival lag in minutes: mostly small, sometimes days, sometimes unknown (NULL)
+        lag: fc.option(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 12 * 24 * 60 })), {
+          nil: null,
+        }),
+        amount: fc.option(fc.integer({ min: -5, max: 100 }), { nil: null }),
+      });
+      const label = fc.record({
+        user: fc.constantFrom('u1', 'u2', 'u3'),
+        minute: fc.integer({ min: 0, max: 22 * 24 * 60 }),
+      });
+      const at = (m: number) => new Date(Date.UTC(2025, 2, 1, 0, m)).toISOString().slice(0, 19);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...ZONES),
+          fc.array(event, { minLength: 5, maxLength: 60 }),
+          fc.array(label, { minLength: 1, maxLength: 15 }),
+          async (tz, events, labels) => {
+            const yaml = spec({
+              timezone: tz,
+              columns: {
+                user_id: 'string',
+                event_ts: 'timestamp',
+                amount: 'int',
+                status: 'string',
+                ing: 'timestamp',
+              },
+              features: {
+                n1d: '{ agg: count, window: 1d }',
+                c3d: '{ agg: count, column: amount, window: 3d }',
+                s12h: '{ agg: sum, column: amount, window: 12h }',
+                a7d: '{ agg: avg, column: amount, window: 7d }',
+                eall: '{ agg: exists, window: all }',
+                sall: '{ agg: sum, column: amount, window: all }',
+              },
+            }).replace('    timestamp: event_ts\n', '    timestamp: event_ts\n    ingested_at: ing\n');
+            const dir = makeProject({
+              'asof.yaml': yaml,
+              'data/events.csv': [
+                'user_id,event_ts,amount,status,ing',
+                ...events.map(
+                  (e) =>
+                    `${e.user},${at(e.minute)},${e.amount ?? ''},success,${e.lag === null ? '' : at(e.minute + e.lag)}`,
+                ),
+              ].join('\n'),
+              'labels.csv': ['user_id,label_ts', ...labels.map((l) => `${l.user},${at(l.minute)}`)].join(
+                '\n',
               ),
-            ].join('\n'),
-            'labels.csv': ['user_id,label_ts', ...labels.map((l) => `${l.user},${at(l.minute)}`)].join('\n'),
-          });
-          const fast = await trainingRows(dir, {
-            labels: 'labels.csv',
-            out: 'fast.parquet',
-            runningTotals: true,
-          });
-          const ref = await trainingRows(dir, { labels: 'labels.csv', out: 'ref.parquet', reference: true });
-          expect(fast).toEqual(ref);
-        },
-      ),
-      { numRuns: 25, seed: 99, endOnFailure: true },
-    );
-  }, 120_000);
+            });
+            const fast = await trainingRows(dir, {
+              labels: 'labels.csv',
+              out: 'fast.parquet',
+              runningTotals: true,
+              plan: { unit },
+            });
+            const ref = await trainingRows(dir, {
+              labels: 'labels.csv',
+              out: 'ref.parquet',
+              reference: true,
+            });
+            expect(fast).toEqual(ref);
+          },
+        ),
+        { numRuns: 15, seed: 99, endOnFailure: true },
+      );
+    },
+    120_000,
+  );
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/pipeline/build.js';
 import { loadProject } from '../../src/pipeline/project.js';
+import { choosePointUnit } from '../../src/pipeline/training-set.js';
 import { makeProject, spec } from '../support/project.js';
 import { trainingRows } from './support.js';
 
@@ -55,6 +56,45 @@ describe('training-set exact mode', () => {
     expect(rows[4]).toMatchObject({ user_id: null, ...empty });
     expect(rows[1]).toMatchObject({ user_id: 'u1', n: 1, s7: 10, a7: 10, ex: true, d: 0 });
     expect(rows[3]).toEqual(rows[1]);
+  });
+
+  it('computes per distinct point when labels repeat a quarter or more of their points, else per label row: same rows', async () => {
+    expect(choosePointUnit(1_000_000, 1_000_000)).toBe('rows');
+    expect(choosePointUnit(1_000_000, 760_000)).toBe('rows');
+    expect(choosePointUnit(1_000_000, 740_000)).toBe('points');
+    expect(choosePointUnit(0, 0)).toBe('rows');
+    const dir = makeProject({
+      'asof.yaml': spec({ features }),
+      'data/events.csv': csv([
+        'u1,2025-01-09T00:00:00,10,success',
+        'u1,2025-01-03T00:00:00,4,success',
+        'u2,2025-01-09T12:00:00,3,success',
+      ]),
+      // 12 rows, 3 distinct points: the product takes the points
+      'labels.csv': labels([
+        ...Array.from({ length: 5 }, (_, i) => `u1,2025-01-10T00:00:00,a${i}`),
+        ...Array.from({ length: 5 }, (_, i) => `u2,2025-01-10T00:00:00,b${i}`),
+        'u1,2025-01-05T00:00:00,c',
+        'u1,2025-01-10T00:00:00,d',
+      ]),
+    });
+    const chosen = await trainingRows(dir, { labels: 'labels.csv' });
+    const byRow = await trainingRows(dir, {
+      labels: 'labels.csv',
+      out: 'rows.parquet',
+      plan: { unit: 'rows' },
+    });
+    const naive = await trainingRows(dir, { labels: 'labels.csv', out: 'naive.parquet', naive: true });
+    expect(chosen.map((r) => r.y)).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 5 }, (_, i) => `b${i}`),
+      'c',
+      'd',
+    ]);
+    expect(chosen).toEqual(naive);
+    expect(byRow).toEqual(naive);
+    expect(chosen[0]).toMatchObject({ n: 2, n7: 2, s7: 14, ex: true, l: 10, d: 0 });
+    expect(chosen[10]).toMatchObject({ n: 1, n7: 1, s7: 4, ex: false, l: 4, d: 1 });
   });
 
   it('future events added to the source change no output row', async () => {
@@ -114,6 +154,27 @@ describe('training-set exact mode', () => {
       [2, 3, 0],
       [2, 3, 0],
     ]);
+  });
+
+  it('on a 25-hour day the 1d window starts before the 24h window: neither bounds the join alone', async () => {
+    // 2025-11-02 is fall-back in New York. Label at 11-02 12:00 local: 1d starts 11-01 12:00 local,
+    // 25 hours earlier; 24h starts 11-01 13:00 local. The event at 11-01 12:30 is in 1d only.
+    const dir = makeProject({
+      'asof.yaml': spec({
+        timezone: 'America/New_York',
+        features: { n1d: '{ agg: count, window: 1d }', n24h: '{ agg: count, window: 24h }' },
+      }),
+      'data/events.csv': csv([
+        'u1,2025-11-01T11:30:00,1,success',
+        'u1,2025-11-01T12:30:00,1,success',
+        'u1,2025-11-01T13:30:00,1,success',
+      ]),
+      'labels.csv': labels(['u1,2025-11-02T12:00:00,1']),
+    });
+    for (const unit of ['rows', 'points'] as const) {
+      const rows = await trainingRows(dir, { labels: 'labels.csv', out: `${unit}.parquet`, plan: { unit } });
+      expect(rows.map((r) => [r.n1d, r.n24h])).toEqual([[2, 1]]);
+    }
   });
 
   it('with ingested_at, a row counts only once arrived before t, unless --ignore-arrival', async () => {

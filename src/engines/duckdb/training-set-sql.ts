@@ -132,24 +132,81 @@ export function labelKeySql(vp: TrainingViewPlan, i: number, alias = ''): string
 }
 
 /**
- * Distinct (entity, t) points of one view, from `labels` (a table of label rows), with a number
- * (__pid), each window's start (-infinity for `all`), the lowest start and the reference date.
+ * What a view's features are computed for: `points`, the distinct (entity, t) pairs of the labels
+ * (numbered by __pid, joined back to the label rows on entity and t); `rows`, the label rows
+ * themselves (__pid is the label's row number), when labels share few points and DISTINCT and
+ * the join back would cost more than they save.
  */
-export function pointsSql(vp: TrainingViewPlan, timezone: string, labels = LABELS_TABLE): string {
+export type PointUnit = 'points' | 'rows';
+
+/** The window whose start is at or before every other window's start, for any t; else undefined. */
+function coveringWindow(windows: Window[]): Window | undefined {
+  const all = windows.find((w) => w.kind === 'all');
+  if (all) return all;
+  return windows.find((w) => windows.every((o) => o === w || minSeconds(w) >= maxSeconds(o)));
+}
+
+/**
+ * The points of one view (see PointUnit) from `labels` (a table of label rows), sorted by entity
+ * and t (the range join's hash table then follows its chains through adjacent memory), with
+ * __pid, each window's start (-infinity for `all`), the lowest start and the reference date.
+ */
+export function pointsSql(
+  vp: TrainingViewPlan,
+  timezone: string,
+  labels = LABELS_TABLE,
+  unit: PointUnit = 'points',
+): string {
   const keys = vp.view.keys.map((_, i) => `${labelKeySql(vp, i)} AS ${key(i)}`);
   const windows = distinctWindows(vp);
   const starts = windows.map((w) => `${windowStartSql(T, w, timezone) ?? NEVER} AS ${start(w)}`);
   const bounded = windows.filter((w) => w.kind !== 'all').map(start);
+  const cover = coveringWindow(windows);
   const low =
     windows.some((w) => w.kind === 'all') || bounded.length === 0
       ? NEVER
-      : bounded.length === 1
-        ? bounded[0]
+      : cover
+        ? start(cover)
         : `least(${bounded.join(', ')})`;
   const nonNull = vp.view.keys.map((_, i) => `${key(i)} IS NOT NULL`).join(' AND ');
+  const order = [...vp.view.keys.map((_, i) => key(i)), T].join(', ');
+  const ref = `${referenceDateSql(T, vp.referenceRule, timezone)} AS ${REF}`;
+  if (unit === 'rows') {
+    return `SELECT *, ${starts.join(', ')}, ${ref}, ${low} AS ${LOW} FROM (
+  SELECT ${quoteIdent(ROW_ID)} AS ${PID}, ${keys.join(', ')}, ${T} FROM ${labels} WHERE ${T} IS NOT NULL)
+  WHERE ${nonNull} ORDER BY ${order}`;
+  }
   return `SELECT *, ${low} AS ${LOW}, row_number() OVER () AS ${PID} FROM (
-  SELECT *, ${starts.join(', ')}, ${referenceDateSql(T, vp.referenceRule, timezone)} AS ${REF}
-  FROM (SELECT DISTINCT ${keys.join(', ')}, ${T} FROM ${labels} WHERE ${T} IS NOT NULL) WHERE ${nonNull})`;
+  SELECT *, ${starts.join(', ')}, ${ref}
+  FROM (SELECT DISTINCT ${keys.join(', ')}, ${T} FROM ${labels} WHERE ${T} IS NOT NULL) WHERE ${nonNull} ORDER BY ${order})`;
+}
+
+/** The largest perfect hash table allowed per thread (DuckDB allocates one per thread). */
+const PERFECT_HASH_MAX_BYTES = 384 * 1024 * 1024;
+/** Bytes per group and aggregate assumed for that size (aggregate states are 8-24 bytes). */
+const PERFECT_HASH_BYTES_PER_AGGREGATE = 48;
+
+/**
+ * The session setting for one view's features: with __pid (1..labels) the only group key, a perfect
+ * hash table addresses its groups directly instead of hashing them (3.8-4.2 s vs 4.7-5.1 s CPU at
+ * 1M labels and 3 aggregates, BENCHMARKS.md); DuckDB's default (4,096 groups) where the table for
+ * `aggregates` per group would be too large.
+ */
+export function perfectHashSql(labelRows: number, aggregates: number): string {
+  const bits = Math.ceil(Math.log2(labelRows + 1));
+  const bytes = 2 ** bits * (16 + aggregates * PERFECT_HASH_BYTES_PER_AGGREGATE);
+  return bits > 12 && bytes <= PERFECT_HASH_MAX_BYTES
+    ? `SET perfect_ht_threshold = ${bits}`
+    : 'RESET perfect_ht_threshold';
+}
+
+/**
+ * One row per view: the label rows and, approximately, the distinct points among them (a HyperLogLog
+ * estimate, a few percent off: it only chooses the PointUnit).
+ */
+export function labelPointsSql(vp: TrainingViewPlan, labels = LABELS_TABLE): string {
+  const keys = vp.view.keys.map((_, i) => labelKeySql(vp, i));
+  return `SELECT count(*), approx_count_distinct(hash(${[...keys, T].join(', ')})) FROM ${labels} WHERE ${T} IS NOT NULL`;
 }
 
 /** The column holding feature i's value: features with the same expression share one. */
@@ -163,7 +220,7 @@ function valueCol(vp: TrainingViewPlan, i: number): string {
  * The view's visible rows: `where` applied, keys renamed, each distinct value expression computed
  * once. With `labels`, only the entities of those label rows and rows before the latest label time.
  */
-function eventsSql(vp: TrainingViewPlan, timezone: string, labels?: string): string {
+export function eventsSql(vp: TrainingViewPlan, timezone: string, labels?: string): string {
   const ctx = { timezone };
   const values = vp.features.flatMap((f, i) =>
     f.feature.column && valueCol(vp, i) === `__v${i}`
@@ -202,8 +259,8 @@ export interface FeatureQuery {
   /** Statements to run first (temporary tables), in order. */
   setup: string[];
   /**
-   * One row per point: __k0.., __t, each feature under its output name and, with provenance,
-   * `__used_<i>`: the latest event instant the feature read (NULL when none).
+   * One row per point: __pid, then __k0.. and __t (unless the unit is `rows`), each feature under
+   * its output name and, with provenance, `__used_<i>`: the latest event instant it read (or NULL).
    */
   select: string;
 }
@@ -216,6 +273,15 @@ export interface FeatureQueryOptions {
   labels?: string;
   /** Estimated source rows per point in the view's longest window (see rowsPerPointSql). */
   rowsPerPoint?: number;
+  /** What `points` holds (pointsSql's unit); default `points`. */
+  unit?: PointUnit;
+  /**
+   * Scan the source inside the range join instead of making a table of the labelled entities'
+   * rows first (worth it only when that table would be read once: no other view shares it).
+   */
+  inlineEvents?: boolean;
+  /** Force per-bucket partials on (true) or off (false) for the range join (tests reach each branch). */
+  bucketing?: boolean;
 }
 
 /**
@@ -225,11 +291,24 @@ export interface FeatureQueryOptions {
  */
 export const RANGE_BELOW_ROWS_PER_POINT = 200;
 
+/** The number of rows of the view's source (one row, one column). */
+export function sourceRowsSql(vp: TrainingViewPlan): string {
+  return `SELECT count(*) FROM ${sourceTable(vp.view.source)}`;
+}
+
+/**
+ * From this many source rows on, rowsPerPointSql counts the entities in a 10% sample of the
+ * source's blocks (0.05 s instead of 0.43 s CPU for 10M rows): an entity with many rows, the only
+ * kind that can reach RANGE_BELOW_ROWS_PER_POINT, is in the sample all but surely.
+ */
+export const SAMPLE_ENTITIES_FROM_ROWS = 1_000_000;
+
 /**
  * One row: the view's source rows per entity that fall in its longest window, on average
- * (rows / entities x longest window / time span of the rows; the whole span for `all`).
+ * (rows / entities x longest window / time span of the rows; the whole span for `all`). With
+ * `sampled`, the entities are counted in a sample (an undercount: the estimate errs high).
  */
-export function rowsPerPointSql(vp: TrainingViewPlan): string {
+export function rowsPerPointSql(vp: TrainingViewPlan, sampled = false): string {
   const longest = Math.max(
     ...vp.features.map((f) =>
       f.feature.window.kind === 'all'
@@ -238,10 +317,14 @@ export function rowsPerPointSql(vp: TrainingViewPlan): string {
     ),
   );
   const keys = vp.view.keys.map(quoteIdent).join(', ');
+  const table = sourceTable(vp.view.source);
   const span = `greatest(epoch(max(${TS})) - epoch(min(${TS})), 1)`;
   const share = Number.isFinite(longest) ? `least(1, ${longest} / ${span})` : '1';
-  return `SELECT coalesce(count(*) / greatest(count(DISTINCT (${keys})), 1) * ${share}, 0)
-  FROM ${sourceTable(vp.view.source)}`;
+  const entities = sampled
+    ? `(SELECT count(DISTINCT (${keys})) FROM ${table} USING SAMPLE 10% (system, 42))`
+    : `count(DISTINCT (${keys}))`;
+  return `SELECT coalesce(count(*) / greatest(${entities}, 1) * ${share}, 0)
+  FROM ${table}`;
 }
 
 /** Builds one view's per-point feature query; the audit takes one as a parameter. */
@@ -264,16 +347,23 @@ export const exactFeatureQuery: FeatureQueryBuilder = (vp, timezone, points, opt
   const prefixIdx = vp.features.map((_, i) => i).filter(usePrefix);
   const rangeIdx = vp.features.map((_, i) => i).filter((i) => !usePrefix(i));
   const id = `${vp.view.name}`;
-  // Views that read the same rows (same source, where, keys and values) share one scan: the
-  // table is named after its query, and made once per session (the sources do not change in one).
-  const eventsQuery = eventsSql(vp, timezone, opts.labels ?? LABELS_TABLE);
-  const events = quoteIdent(`__ev_${createHash('sha1').update(eventsQuery).digest('hex').slice(0, 16)}`);
-  const setup = [`CREATE TEMP TABLE IF NOT EXISTS ${events} AS ${eventsQuery}`];
+  const setup: string[] = [];
+  let events: string;
+  if (opts.inlineEvents && prefixIdx.length === 0) {
+    // Read once, by the range join alone: scanned inside it (the join keeps the labelled entities).
+    events = `(${eventsSql(vp, timezone)})`;
+  } else {
+    // Views that read the same rows (same source, where, keys and values) share one scan: the
+    // table is named after its query, and made once per session (the sources do not change in one).
+    const eventsQuery = eventsSql(vp, timezone, opts.labels ?? LABELS_TABLE);
+    events = quoteIdent(`__ev_${createHash('sha1').update(eventsQuery).digest('hex').slice(0, 16)}`);
+    setup.push(`CREATE TEMP TABLE IF NOT EXISTS ${events} AS ${eventsQuery}`);
+  }
   const keyCols = vp.view.keys.map((_, i) => key(i));
-  const parts: { table: string; cols: string[] }[] = [];
+  const head = opts.unit === 'rows' ? [PID] : [PID, ...keyCols, T];
+  const parts: { sql: string; cols: string[] }[] = [];
   if (prefixIdx.length > 0) {
     const cum = quoteIdent(`__cum_${id}`);
-    const table = quoteIdent(`__pre_${id}`);
     setup.push(`CREATE OR REPLACE TEMP TABLE ${cum} AS ${cumulativeSql(vp, prefixIdx, events, TS)}`);
     if (vp.arrivalColumn) {
       // Visible at t = known before t (ordered by known time) minus what happened before the
@@ -282,31 +372,32 @@ export const exactFeatureQuery: FeatureQueryBuilder = (vp, timezone, points, opt
       const late = quoteIdent(`__late_${id}`);
       setup.push(`CREATE OR REPLACE TEMP TABLE ${known} AS ${cumulativeSql(vp, prefixIdx, events, '__m')}`);
       setup.push(`CREATE OR REPLACE TEMP TABLE ${late} AS ${lateSql(vp, prefixIdx, points, events)}`);
-      setup.push(
-        `CREATE OR REPLACE TEMP TABLE ${table} AS ${prefixSql(vp, prefixIdx, points, known, cum, late, opts)}`,
-      );
+      parts.push({
+        sql: prefixSql(vp, prefixIdx, points, known, cum, late, opts),
+        cols: columnsOf(vp, prefixIdx, opts),
+      });
     } else {
-      setup.push(
-        `CREATE OR REPLACE TEMP TABLE ${table} AS ${prefixSql(vp, prefixIdx, points, cum, cum, undefined, opts)}`,
-      );
+      parts.push({
+        sql: prefixSql(vp, prefixIdx, points, cum, cum, undefined, opts),
+        cols: columnsOf(vp, prefixIdx, opts),
+      });
     }
-    parts.push({ table, cols: columnsOf(vp, prefixIdx, opts) });
   }
   if (rangeIdx.length > 0) {
-    const table = quoteIdent(`__rng_${id}`);
-    setup.push(`CREATE OR REPLACE TEMP TABLE ${table} AS ${rangeSql(vp, rangeIdx, points, events, opts)}`);
-    parts.push({ table, cols: columnsOf(vp, rangeIdx, opts) });
+    parts.push({ sql: rangeSql(vp, rangeIdx, points, events, opts), cols: columnsOf(vp, rangeIdx, opts) });
   }
   const only = parts.length === 1 ? parts[0] : undefined;
-  if (only) {
-    // Each part has one row per point already: no join back to the points.
-    return { setup, select: `SELECT ${[...keyCols, T, ...only.cols].join(', ')} FROM ${only.table}` };
-  }
-  const on = (alias: string) => [...keyCols, T].map((c) => `${alias}.${c} = p.${c}`).join(' AND ');
-  const select = `SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}${parts
+  // Each part has one row per point (__pid, the keys and t unless by label row, its features).
+  if (only) return { setup, select: only.sql };
+  const tables = parts.map((part, j) => {
+    const table = quoteIdent(`__part${j}_${id}`);
+    setup.push(`CREATE OR REPLACE TEMP TABLE ${table} AS ${part.sql}`);
+    return table;
+  });
+  const select = `SELECT ${head.map((c) => `p.${c}`).join(', ')}${parts
     .flatMap((part, j) => part.cols.map((c) => `, x${j}.${c}`))
     .join('')}
-  FROM ${points} p${parts.map((part, j) => ` LEFT JOIN ${part.table} x${j} ON ${on(`x${j}`)}`).join('')}`;
+  FROM ${points} p${tables.map((table, j) => ` LEFT JOIN ${table} x${j} ON x${j}.${PID} = p.${PID}`).join('')}`;
   return { setup, select };
 };
 
@@ -360,6 +451,15 @@ function minSeconds(w: Window): number {
     ? w.n * 3600
     : w.kind === 'days'
       ? w.n * 86_400 - 3 * 3600
+      : Number.POSITIVE_INFINITY;
+}
+
+/** The longest a window can last (DST and other offset changes lengthen a day by up to 3 hours). */
+function maxSeconds(w: Window): number {
+  return w.kind === 'hours'
+    ? w.n * 3600
+    : w.kind === 'days'
+      ? w.n * 86_400 + 3 * 3600
       : Number.POSITIVE_INFINITY;
 }
 
@@ -445,7 +545,8 @@ function prefixSql(
     if (opts.provenance) out.push(`CASE WHEN ${n} > 0 THEN a.__at END AS ${quoteIdent(`__used_${i}`)}`);
     return out;
   });
-  return `SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}, ${cols.join(', ')}
+  const head = opts.unit === 'rows' ? [PID] : [PID, ...keyCols, T];
+  return `SELECT ${head.map((c) => `p.${c}`).join(', ')}, ${cols.join(', ')}
   FROM ${points} p${joins.join('')}`;
 }
 
@@ -453,10 +554,13 @@ function prefixSql(
  * The join condition of points p to visible events e in [lowest start, t): only conjunctions of
  * plain comparisons, so that DuckDB hashes on the key (an OR here turns it into a nested loop join).
  */
-function visibleOn(vp: TrainingViewPlan, low: string): string {
+function visibleOn(vp: TrainingViewPlan, low: string, folded = false): string {
   const keyCols = vp.view.keys.map((_, i) => key(i));
-  const on = [...keyCols.map((k) => `e.${k} = p.${k}`), `e.${TS} < p.${T}`, `e.${TS} >= ${low}`];
-  // Known at t: its event time and its arrival both before t (__m is the later of the two).
+  const on = keyCols.map((k) => `e.${k} = p.${k}`);
+  // Known at t: its event time and its arrival both before t (__m is the later of the two, so
+  // `__m < t` alone says both: `folded` leaves out the event time's own comparison).
+  if (!folded || !vp.arrivalColumn) on.push(`e.${TS} < p.${T}`);
+  on.push(`e.${TS} >= ${low}`);
   if (vp.arrivalColumn) on.push(`e.__m < p.${T}`);
   return on.join(' AND ');
 }
@@ -471,6 +575,7 @@ const BUCKETED = new Set(['count', 'sum', 'avg', 'exists', 'min', 'max', 'last',
  * is at or after w's start. Partial aggregates per (point, bucket) then merge per window, so a
  * row is aggregated once per kind and value instead of once per feature. count_distinct keeps the
  * latest time of each (point, value); other kinds (stddev) aggregate the joined rows per window.
+ * With few features per window (at most two bucketable ones each), filteredSql does it instead.
  */
 function rangeSql(
   vp: TrainingViewPlan,
@@ -490,13 +595,11 @@ function rangeSql(
   // Partials pay off when a view has several features per window; with few, each feature's own
   // filtered aggregate over the joined rows costs less than the extra grouping.
   const bucketing =
+    opts.bucketing ??
     idx.filter((i) => BUCKETED.has(vp.features[i]?.feature.agg ?? '')).length > 2 * windows.length;
-  // The joined rows carry what the per-window aggregates read: the bucket when bucketing, else
-  // the point's window starts and reference date (cheaper than joining 25M joined rows back to
-  // the points to fetch them).
-  const carried = bucketing ? [`${bucket} AS __b`] : [...windows.map((w) => `p.${start(w)}`), `p.${REF}`];
-  const joined = `SELECT p.${PID}, e.${TS}, e.__ld, ${[...values.map((v) => `e.${v}`), ...carried].join(', ')}
-    FROM ${points} p JOIN ${events} e ON ${visibleOn(vp, `p.${LOW}`)}`;
+  if (!bucketing) return filteredSql(vp, idx, points, events, opts);
+  const joined = `SELECT p.${PID}, e.${TS}, e.__ld, ${[...values.map((v) => `e.${v}`), `${bucket} AS __b`].join(', ')}
+    FROM ${points} p JOIN ${events} e ON ${visibleOn(vp, `p.${LOW}`, true)}`;
 
   // Bucketed kinds: partials per (point, bucket), merged per window.
   const partial = new Map<string, string>();
@@ -506,7 +609,7 @@ function rangeSql(
     `FILTER (WHERE b.__b >= p.${start(w)}${extra ? ` AND ${extra}` : ''})`;
   for (const i of idx) {
     const tf = vp.features[i];
-    if (!bucketing || !tf || !BUCKETED.has(tf.feature.agg)) continue;
+    if (!tf || !BUCKETED.has(tf.feature.agg)) continue;
     const f = tf.feature;
     const v = f.column ? valueCol(vp, i) : undefined;
     const tag = v ?? 'star';
@@ -605,30 +708,15 @@ function rangeSql(
     const cols = rest.flatMap((i) => {
       const tf = vp.features[i];
       if (!tf) return [];
-      const f = tf.feature;
-      const v = f.column ? `j.${valueCol(vp, i)}` : undefined;
-      // The starts are on the joined rows unless bucketing (then they come from the points).
-      const inWindow = `j.${TS} >= ${bucketing ? 'p' : 'j'}.${start(f.window)}`;
       done.set(i, quoteIdent(tf.output));
-      const sql = aggregateSql({
-        kind: f.agg,
-        value: v,
-        inWindow,
-        ts: `j.${TS}`,
-        localDate: 'j.__ld',
-        referenceDate: `${bucketing ? 'p' : 'j'}.${REF}`,
-        resultType: f.type,
-      });
-      const used = v ? `${inWindow} AND ${v} IS NOT NULL` : inWindow;
+      const a = featureAggregate(vp, i, 'j', false);
       return [
-        `${sql} AS ${quoteIdent(tf.output)}`,
-        ...(opts.provenance ? [`max(j.${TS}) FILTER (WHERE ${used}) AS ${quoteIdent(`__used_${i}`)}`] : []),
+        `${a.sql} AS ${quoteIdent(tf.output)}`,
+        ...(opts.provenance ? [`max(j.${TS}) FILTER (WHERE ${a.used}) AS ${quoteIdent(`__used_${i}`)}`] : []),
       ];
     });
     ctes.push(
-      bucketing
-        ? `__r AS (SELECT p.${PID}, ${cols.join(', ')} FROM __j j JOIN ${points} p ON p.${PID} = j.${PID} GROUP BY p.${PID}, p.${REF})`
-        : `__r AS (SELECT j.${PID}, ${cols.join(', ')} FROM __j j GROUP BY j.${PID}, j.${REF})`,
+      `__r AS (SELECT p.${PID}, ${cols.join(', ')} FROM __j j JOIN ${points} p ON p.${PID} = j.${PID} GROUP BY p.${PID}, p.${REF})`,
     );
     joins.push('__r');
   }
@@ -648,9 +736,84 @@ function rangeSql(
   // The joined rows are kept once only when more than one part reads them.
   const parts = joins.length;
   ctes.unshift(`__j AS ${parts > 1 ? 'MATERIALIZED ' : ''}(${joined})`);
+  const head = opts.unit === 'rows' ? [PID] : [PID, ...keyCols, T];
   return `WITH ${ctes.join(',\n  ')}
-  SELECT ${[...keyCols, T].map((c) => `p.${c}`).join(', ')}, ${out.join(', ')}
+  SELECT ${head.map((c) => `p.${c}`).join(', ')}, ${out.join(', ')}
   FROM ${points} p${joins.map((t) => ` LEFT JOIN ${t} USING (${PID})`).join('')}`;
+}
+
+/**
+ * Feature i aggregated over the joined rows `r` (with the points as `p`): filtered to its window,
+ * or over all of them when `plain` (its window is the join's). `used` selects the rows it read.
+ */
+function featureAggregate(
+  vp: TrainingViewPlan,
+  i: number,
+  r: string,
+  plain: boolean,
+): { sql: string; used: string } {
+  const f = vp.features[i]?.feature;
+  if (!f) throw new Error(`no feature ${i} in view ${vp.view.name}`);
+  // A point without visible rows has one joined row of NULLs (LEFT JOIN): count rows by their time.
+  const counted = plain && (f.agg === 'count' || f.agg === 'exists') ? `${r}.${TS}` : undefined;
+  const v = f.column ? `${r}.${valueCol(vp, i)}` : counted;
+  const inWindow = plain ? 'TRUE' : `${r}.${TS} >= p.${start(f.window)}`;
+  const sql = aggregateSql({
+    kind: f.agg,
+    value: v,
+    inWindow,
+    ts: `${r}.${TS}`,
+    localDate: `${r}.__ld`,
+    referenceDate: `p.${REF}`,
+    resultType: f.type,
+  }).replaceAll(' FILTER (WHERE TRUE)', '');
+  return { sql, used: `${inWindow} AND ${f.column ? v : `${r}.${TS}`} IS NOT NULL` };
+}
+
+/** A feature's value, or its empty value where it has none. */
+function filled(tf: TrainingViewPlan['features'][number], sql: string): string {
+  const empty = AGGREGATIONS[tf.feature.agg].empty;
+  return empty === null
+    ? sql
+    : `coalesce(${sql}, ${empty === false ? 'FALSE' : `0::${duckdbType(tf.feature.type)}`})`;
+}
+
+/**
+ * The range join with few features per window: one LEFT JOIN of the points to their visible rows,
+ * each feature a filtered aggregate, grouped by __pid alone (a perfect hash when the session allows
+ * it, see perfectHashBits). The covering window's rows are exactly the joined rows: its features
+ * take no filter. By label row (unit `rows`) this is the straightforward plan without its extra
+ * comparisons and group keys; by point, the keys and t come back from the points.
+ */
+function filteredSql(
+  vp: TrainingViewPlan,
+  idx: number[],
+  points: string,
+  events: string,
+  opts: FeatureQueryOptions,
+): string {
+  const cover = coveringWindow(distinctWindows(vp));
+  const covered = (w: Window) => cover !== undefined && formatWindow(cover) === formatWindow(w);
+  const cols = idx.flatMap((i) => {
+    const tf = vp.features[i];
+    if (!tf) return [];
+    const a = featureAggregate(vp, i, 'e', covered(tf.feature.window));
+    return [
+      `${filled(tf, a.sql)} AS ${quoteIdent(tf.output)}`,
+      ...(opts.provenance ? [`max(e.${TS}) FILTER (WHERE ${a.used}) AS ${quoteIdent(`__used_${i}`)}`] : []),
+    ];
+  });
+  // days_since_last reads the reference date: it joins the group key (no perfect hash then).
+  const byRef = idx.some((i) => vp.features[i]?.feature.agg === 'days_since_last');
+  const agg = `SELECT p.${PID}, ${cols.join(', ')}
+  FROM ${points} p LEFT JOIN ${events} e ON ${visibleOn(vp, `p.${LOW}`, true)}
+  GROUP BY p.${PID}${byRef ? `, p.${REF}` : ''}`;
+  if (opts.unit === 'rows') return agg;
+  const keyCols = vp.view.keys.map((_, i) => key(i));
+  return `SELECT ${[PID, ...keyCols, T].map((c) => `p.${c}`).join(', ')}, ${columnsOf(vp, idx, opts)
+    .map((c) => `f.${c}`)
+    .join(', ')}
+  FROM ${points} p JOIN (${agg}) f ON f.${PID} = p.${PID}`;
 }
 
 /**
@@ -735,18 +898,26 @@ function emptyPartitionsSql(vp: TrainingViewPlan, points: string): string {
 
 /**
  * Every label row in file order with its original columns and each view's features (`perView[i]`
- * is the table of plan.views[i], one row per point). With `fillEmpty`, a row without a point (an
- * empty entity key) gets the empty values.
+ * is the table of plan.views[i], one row per point, or per label row where `units[i]` is `rows`).
+ * With `fillEmpty`, a row without a point (an empty entity key) gets the empty values.
  */
-export function assembleSql(plan: TrainingSetPlan, perView: string[], fillEmpty: boolean): string {
+export function assembleSql(
+  plan: TrainingSetPlan,
+  perView: string[],
+  fillEmpty: boolean,
+  units: PointUnit[] = [],
+): string {
   const joins: string[] = [];
   const cols: string[] = [];
   plan.views.forEach((vp, j) => {
     const alias = `f${j}`;
-    const on = [
-      ...vp.view.keys.map((_, i) => `${alias}.${key(i)} = ${labelKeySql(vp, i, 'l.')}`),
-      `${alias}.${T} = l.${T}`,
-    ];
+    const on =
+      units[j] === 'rows'
+        ? [`${alias}.${PID} = l.${quoteIdent(ROW_ID)}`]
+        : [
+            ...vp.view.keys.map((_, i) => `${alias}.${key(i)} = ${labelKeySql(vp, i, 'l.')}`),
+            `${alias}.${T} = l.${T}`,
+          ];
     joins.push(`LEFT JOIN ${perView[j]} ${alias} ON ${on.join(' AND ')}`);
     for (const tf of vp.features) {
       const empty = AGGREGATIONS[tf.feature.agg].empty;
