@@ -157,6 +157,21 @@ export type Expr =
   | Call
   | Cast;
 
+/** Every literal kind, checked complete by the compiler. */
+const LITERAL_KINDS: Record<Literal['kind'], true> = {
+  null: true,
+  bool: true,
+  int: true,
+  double: true,
+  string: true,
+  date: true,
+  timestamp: true,
+};
+
+export function isLiteral(e: Expr): e is Literal {
+  return Object.hasOwn(LITERAL_KINDS, e.kind);
+}
+
 export function isComparisonOp(op: BinaryOp): op is ComparisonOp {
   return op === '=' || op === '!=' || op === '<' || op === '<=' || op === '>' || op === '>=';
 }

@@ -11,6 +11,7 @@ import {
   type CastType,
   type Expr,
   formatDouble,
+  isLiteral,
   type Literal,
   SUBSTR_ARGUMENT_LIMIT,
 } from './ast.js';
@@ -73,20 +74,14 @@ class Compiler {
   }
 
   private compileNode(expr: Expr): Evaluator {
+    if (isLiteral(expr)) {
+      const value = this.literal(expr);
+      return () => value;
+    }
     switch (expr.kind) {
       case 'column': {
         const name = expr.name;
         return (row) => row[name] ?? null;
-      }
-      case 'null':
-      case 'bool':
-      case 'int':
-      case 'double':
-      case 'string':
-      case 'date':
-      case 'timestamp': {
-        const value = this.literal(expr);
-        return () => value;
       }
       case 'not': {
         const operand = this.compile(expr.operand);
@@ -182,7 +177,7 @@ class Compiler {
   /** SQL IN: TRUE on a match; otherwise NULL if the operand or any item is NULL; else FALSE. */
   private inList(operandExpr: Expr, listExprs: readonly Expr[]): Evaluator {
     const operand = this.compile(operandExpr);
-    const constants = listExprs.every(isLiteral) ? listExprs.map((e) => this.literal(e as Literal)) : null;
+    const constants = listExprs.every(isLiteral) ? listExprs.map((e) => this.literal(e)) : null;
     if (constants) {
       const set = new Set(constants.filter((v) => v !== null));
       const hasNull = constants.includes(null);
@@ -325,10 +320,6 @@ class Compiler {
 }
 
 const nullEvaluator: Evaluator = () => null;
-
-function isLiteral(e: Expr): e is Literal {
-  return ['null', 'bool', 'int', 'double', 'string', 'date', 'timestamp'].includes(e.kind);
-}
 
 function negateIf(negated: boolean, inner: Evaluator): Evaluator {
   if (!negated) return inner;

@@ -11,6 +11,7 @@ import {
   type Expr,
   isArithmeticOp,
   isComparisonOp,
+  isLiteral,
 } from './ast.js';
 
 /** A column type, or 'null' for an untyped NULL literal (which fits anywhere). */
@@ -44,17 +45,10 @@ export function inferType(expr: Expr, columns: Columns): ColumnType {
 
 /** Like inferType, but an expression that is only untyped NULLs is 'null' instead of an error. */
 export function inferNullableType(expr: Expr, columns: Columns): NullableType {
+  if (isLiteral(expr)) return expr.kind;
   switch (expr.kind) {
     case 'column':
       return columnType(expr.name, columns);
-    case 'null':
-    case 'bool':
-    case 'int':
-    case 'double':
-    case 'string':
-    case 'date':
-    case 'timestamp':
-      return expr.kind;
     case 'not':
       expectType(expr.operand, columns, ['bool'], 'NOT');
       return 'bool';

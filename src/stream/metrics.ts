@@ -2,16 +2,28 @@
 // histogram kind (ingest -> servable latency), with quantiles estimated from the buckets.
 
 export class Histogram {
+  /**
+   * Bench-only: every Histogram made while this is true keeps its raw observations in `samples`
+   * (unbounded memory), e.g. for exact percentiles of a stream job's latency histogram.
+   */
+  static keepSamples = false;
   readonly counts: number[];
   count = 0;
   sum = 0;
-  constructor(readonly bounds: number[]) {
+  /** Every observation in order, when made with keepSamples; else undefined. */
+  readonly samples: number[] | undefined;
+  constructor(
+    readonly bounds: number[],
+    opts: { keepSamples?: boolean } = {},
+  ) {
     this.counts = bounds.map(() => 0);
+    this.samples = (opts.keepSamples ?? Histogram.keepSamples) ? [] : undefined;
   }
 
   observe(v: number): void {
     this.count++;
     this.sum += v;
+    this.samples?.push(v);
     for (let i = 0; i < this.bounds.length; i++) {
       if (v <= (this.bounds[i] as number)) {
         this.counts[i] = (this.counts[i] as number) + 1;

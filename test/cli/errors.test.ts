@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli, spec } from '../support/project.js';
+import { makeProject, runCli, showCsv, spec } from '../support/project.js';
 
 const GOOD_CSV = 'user_id,event_ts,amount,status\nu1,2025-01-05T10:00:00,10,success\n';
 
@@ -15,17 +15,7 @@ function project(yaml: string, csv = GOOD_CSV) {
 const good = spec({ features: { n: '{ agg: count, window: 7d }' } });
 
 async function lakeSnapshot(dir: string): Promise<string> {
-  const s = await runCli([
-    'show',
-    '--project',
-    dir,
-    '--view',
-    'v',
-    '--as-of',
-    '2025-01-10',
-    '--format',
-    'csv',
-  ]);
+  const s = await showCsv(dir, '2025-01-10');
   return s.stdout;
 }
 
@@ -145,17 +135,7 @@ describe('init, validate', () => {
     expect(v.code).toBe(0);
     expect(v.stdout).toContain('transactions (1 file(s), 8 rows)');
     expect((await runCli(['build', '--project', target, '--as-of', '2025-01-10'])).code).toBe(0);
-    const s = await runCli([
-      'show',
-      '--project',
-      target,
-      '--view',
-      'user_spend',
-      '--as-of',
-      '2025-01-10',
-      '--format',
-      'csv',
-    ]);
+    const s = await showCsv(target, '2025-01-10', 'user_spend');
     expect(s.stdout.split('\n')[0]).toBe(
       'user_id,as_of_date,avg_amount_7d,purchases_30d,max_amount_all,days_since_purchase',
     );

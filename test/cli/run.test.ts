@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../support/project.js';
+import { makeProject, runCli, showCsv, spec } from '../support/project.js';
 
 interface Hook {
   server: Server;
@@ -35,24 +35,11 @@ async function startHook(): Promise<Hook> {
 }
 
 function yaml(notify: string[], check = '{ range: { min: 0, max: 100 }, severity: error }'): string {
-  return [
-    'project: r',
-    ...notify,
-    'sources:',
-    '  events:',
-    '    path: data/events.csv',
-    '    timestamp: event_ts',
-    '    columns: { user_id: string, event_ts: timestamp, amount: double }',
-    'entities:',
-    '  user: { key: user_id }',
-    'views:',
-    '  v:',
-    '    entity: user',
-    '    source: events',
-    '    features:',
-    `      avg_amount: { agg: avg, column: amount, window: 7d, checks: [${check}] }`,
-    '',
-  ].join('\n');
+  return spec({
+    header: notify,
+    columns: { user_id: 'string', event_ts: 'timestamp', amount: 'double' },
+    features: { avg_amount: `{ agg: avg, column: amount, window: 7d, checks: [${check}] }` },
+  });
 }
 
 const CSV = 'user_id,event_ts,amount\nu1,2025-01-09T10:00:00,10\nu2,2025-01-10T10:00:00,20\n';
@@ -92,7 +79,7 @@ describe('asof run', () => {
     for (const s of stages) expect(typeof s.duration_ms).toBe('number');
     expect(hook.bodies).toHaveLength(1);
     const body = hook.bodies[0] as Record<string, unknown> & { views: Record<string, unknown>[] };
-    expect(body).toMatchObject({ status: 'ok', exit_code: 0, as_of_date: '2025-01-10', project: 'r' });
+    expect(body).toMatchObject({ status: 'ok', exit_code: 0, as_of_date: '2025-01-10', project: 't' });
     expect(body.views[0]).toMatchObject({ view: 'v', status: 'published', rows: 2 });
     expect(body.views[0]?.checks).toEqual([expect.objectContaining({ check: 'range', status: 'pass' })]);
     expect(body.stages).toHaveLength(4);
@@ -128,17 +115,7 @@ describe('asof run', () => {
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('notify failed');
     expect(r.stderr).toContain('HTTP 500');
-    const show = await runCli([
-      'show',
-      '--project',
-      dir,
-      '--view',
-      'v',
-      '--as-of',
-      '2025-01-10',
-      '--format',
-      'csv',
-    ]);
+    const show = await showCsv(dir, '2025-01-10');
     expect(show.stdout).toBe('user_id,as_of_date,avg_amount\nu1,2025-01-10,10\nu2,2025-01-10,20\n');
     const runs = JSON.parse((await runCli(['runs', '--project', dir, '--format', 'json'])).stdout);
     expect(runs[0]).toMatchObject({ status: 'ok', exit_code: 6, notify: [{ ok: false }] });

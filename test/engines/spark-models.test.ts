@@ -20,7 +20,7 @@ import { loadProject } from '../../src/pipeline/project.js';
 import type { Project } from '../../src/spec/project.js';
 import { type Obj, toObjects } from '../support/build.js';
 import { copyClickstreamProject } from '../support/clickstream.js';
-import { makeProject, runCli, tempDir } from '../support/project.js';
+import { makeProject, qualitySpec, runCli, tempDir } from '../support/project.js';
 
 const RELATIONS = [
   'refined.clicks',
@@ -328,42 +328,21 @@ describe('asof models build --engine spark', () => {
 });
 
 describe('quality checks on Spark', () => {
-  const yaml = [
-    'project: q',
-    'sources:',
-    '  events:',
-    '    path: data/events.csv',
-    '    timestamp: event_ts',
-    '    ingested_at: ingested_at',
-    '    allowed_lateness: 2h',
-    '    columns:',
-    '      user_id: string',
-    '      event_ts: timestamp',
-    '      amount: double',
-    '      ingested_at: timestamp',
-    'entities:',
-    '  user: { key: user_id }',
-    'views:',
-    '  v:',
-    '    entity: user',
-    '    source: events',
-    '    features:',
-    '      avg_amount:',
-    '        agg: avg',
-    '        column: amount',
-    '        window: 2d',
-    '        checks:',
-    '          - { null_rate: { max: 0.05 }, severity: warn }',
-    '          - { range: { min: 0, max: 60 }, severity: warn }',
-    '          - { drift: { max_psi: 0.1, bins: 4 }, severity: warn }',
-    '      n: { agg: count, window: 2d }',
-    '    checks:',
-    '      - { row_count_change: { max_percent: 10 }, severity: warn }',
-    '      - { unique_key: {} }',
-    '      - { freshness: { max_age: 6h }, severity: warn }',
-    '      - { late_event_rate: { max: 0.1 }, severity: warn }',
-    '',
-  ].join('\n');
+  const yaml = qualitySpec({
+    window: '2d',
+    sourceExtra: ['ingested_at: ingested_at', 'allowed_lateness: 2h'],
+    feature: [
+      '{ null_rate: { max: 0.05 }, severity: warn }',
+      '{ range: { min: 0, max: 60 }, severity: warn }',
+      '{ drift: { max_psi: 0.1, bins: 4 }, severity: warn }',
+    ],
+    view: [
+      '{ row_count_change: { max_percent: 10 }, severity: warn }',
+      '{ unique_key: {} }',
+      '{ freshness: { max_age: 6h }, severity: warn }',
+      '{ late_event_rate: { max: 0.1 }, severity: warn }',
+    ],
+  });
   // Day one: 8 users with amounts 5..68; day two: amounts shifted up, NULLs, a late arrival.
   const lines = ['user_id,event_ts,amount,ingested_at'];
   for (let u = 1; u <= 8; u++) {

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAsofError } from '../../src/errors.js';
 import { parseProjectYaml } from '../../src/spec/parse.js';
-import { makeProject, runCli, spec } from '../support/project.js';
+import { makeProject, runCli, showCsv, spec } from '../support/project.js';
 
 const FEATURES = { n: '{ agg: count, window: all }', s: '{ agg: sum, column: amount, window: all }' };
 const HEAD = 'user_id,event_ts,amount,status';
@@ -214,17 +214,7 @@ describe('malformed input files through asof build', () => {
         expect(r.stderr).toMatch(c.names ?? /./);
         return;
       }
-      const show = await runCli([
-        'show',
-        '--project',
-        dir,
-        '--view',
-        'v',
-        '--as-of',
-        '2025-01-10',
-        '--format',
-        'csv',
-      ]);
+      const show = await showCsv(dir, '2025-01-10');
       expect(show.code, show.stderr).toBe(0);
       if (c.rows) expect(show.stdout).toBe(c.rows);
     },

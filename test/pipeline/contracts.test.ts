@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../support/project.js';
+import { makeProject, runCli, showCsv, spec } from '../support/project.js';
 
 /** Writes a real Parquet file from a DuckDB SELECT. */
 async function parquet(file: string, select: string): Promise<void> {
@@ -19,26 +19,12 @@ async function parquet(file: string, select: string): Promise<void> {
 }
 
 function yaml(opts: { path: string; columns: Record<string, string>; extra?: string[] }): string {
-  return [
-    'project: t',
-    'sources:',
-    '  events:',
-    `    path: ${opts.path}`,
-    '    timestamp: event_ts',
-    ...(opts.extra ?? []).map((l) => `    ${l}`),
-    '    columns:',
-    ...Object.entries(opts.columns).map(([k, v]) => `      ${k}: ${v}`),
-    'entities:',
-    '  user: { key: user_id }',
-    'views:',
-    '  v:',
-    '    entity: user',
-    '    source: events',
-    '    features:',
-    '      n: { agg: count, window: 7d }',
-    '      total: { agg: sum, column: amount, window: 7d }',
-    '',
-  ].join('\n');
+  return spec({
+    path: opts.path,
+    columns: opts.columns,
+    sourceExtra: opts.extra,
+    features: { n: '{ agg: count, window: 7d }', total: '{ agg: sum, column: amount, window: 7d }' },
+  });
 }
 
 const COLS = { user_id: 'string', event_ts: 'timestamp', amount: 'double' };
@@ -188,17 +174,7 @@ describe('row quarantine', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.stage === 'extract');
     expect(extract).toMatchObject({ rows_in: 10, rows_out: 7, rejected: 3 });
-    const s = await runCli([
-      'show',
-      '--project',
-      dir,
-      '--view',
-      'v',
-      '--as-of',
-      '2025-01-10',
-      '--format',
-      'csv',
-    ]);
+    const s = await showCsv(dir, '2025-01-10');
     expect(s.stdout).toBe(
       'user_id,as_of_date,n,total\nu1,2025-01-10,2,3\nu2,2025-01-10,1,4\nu3,2025-01-10,1,7\nu4,2025-01-10,2,17\nu5,2025-01-10,1,10\n',
     );

@@ -6,38 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProject } from '../../src/pipeline/project.js';
-import { makeProject, runCli } from '../support/project.js';
-
-function yaml(checks: { feature?: string[]; view?: string[] }, sourceExtra: string[] = []): string {
-  return [
-    'project: q',
-    'sources:',
-    '  events:',
-    '    path: data/events.csv',
-    '    timestamp: event_ts',
-    ...sourceExtra.map((l) => `    ${l}`),
-    '    columns:',
-    '      user_id: string',
-    '      event_ts: timestamp',
-    '      amount: double',
-    '      ingested_at: timestamp',
-    'entities:',
-    '  user: { key: user_id }',
-    'views:',
-    '  v:',
-    '    entity: user',
-    '    source: events',
-    '    features:',
-    '      avg_amount:',
-    '        agg: avg',
-    '        column: amount',
-    '        window: 7d',
-    ...(checks.feature?.length ? ['        checks:', ...checks.feature.map((c) => `          - ${c}`)] : []),
-    '      n: { agg: count, window: 7d }',
-    ...(checks.view?.length ? ['    checks:', ...checks.view.map((c) => `      - ${c}`)] : []),
-    '',
-  ].join('\n');
-}
+import { makeProject, qualitySpec, runCli } from '../support/project.js';
 
 const HEAD = 'user_id,event_ts,amount,ingested_at';
 const GOOD = [
@@ -64,7 +33,7 @@ const PART = '.asof/lake/v/v1/as_of_date=2025-01-10';
 describe('quality gates', () => {
   it('a failing error-severity check exits 4, prints the failing values, and leaves the previous partition byte-for-byte', async () => {
     const dir = makeProject({
-      'asof.yaml': yaml({ feature: ['{ range: { min: 0, max: 100 }, severity: error }'] }),
+      'asof.yaml': qualitySpec({ feature: ['{ range: { min: 0, max: 100 }, severity: error }'] }),
       'data/events.csv': GOOD,
     });
     expect((await runCli(['build', '--project', dir, '--as-of', '2025-01-10'])).code).toBe(0);
@@ -104,7 +73,9 @@ describe('quality gates', () => {
 
   it('a failing warn check publishes, reports, and records the result in the manifest', async () => {
     const dir = makeProject({
-      'asof.yaml': yaml({ feature: ['{ range: { max: 25 }, severity: warn }', '{ null_rate: { max: 0 } }'] }),
+      'asof.yaml': qualitySpec({
+        feature: ['{ range: { max: 25 }, severity: warn }', '{ null_rate: { max: 0 } }'],
+      }),
       'data/events.csv': GOOD,
     });
     const r = await runCli(['build', '--project', dir, '--as-of', '2025-01-10']);
@@ -119,7 +90,7 @@ describe('quality gates', () => {
 
   it('row_count_change and drift compare with the previous partition', async () => {
     const dir = makeProject({
-      'asof.yaml': yaml({
+      'asof.yaml': qualitySpec({
         feature: ['{ drift: { max_psi: 0.2 }, severity: warn }'],
         view: ['{ row_count_change: { max_percent: 50 } }'],
       }),
@@ -140,16 +111,14 @@ describe('quality gates', () => {
   });
 
   it('checks are metadata: adding them does not change the transformation_version', async () => {
-    const plain = await loadProject(makeProject({ 'asof.yaml': yaml({}), 'data/events.csv': GOOD }));
+    const plain = await loadProject(makeProject({ 'asof.yaml': qualitySpec({}), 'data/events.csv': GOOD }));
     const checked = await loadProject(
       makeProject({
-        'asof.yaml': yaml(
-          {
-            feature: ['{ null_rate: { max: 0.1 } }'],
-            view: ['{ unique_key: {} }', '{ freshness: { max_age: 2d } }'],
-          },
-          ['max_reject_rate: 0.1', 'allowed_lateness: 2h'],
-        ),
+        'asof.yaml': qualitySpec({
+          feature: ['{ null_rate: { max: 0.1 } }'],
+          view: ['{ unique_key: {} }', '{ freshness: { max_age: 2d } }'],
+          sourceExtra: ['max_reject_rate: 0.1', 'allowed_lateness: 2h'],
+        }),
         'data/events.csv': GOOD,
       }),
     );
@@ -159,13 +128,16 @@ describe('quality gates', () => {
 
   it('a check in the wrong place or of an unknown kind is a spec error with its path', async () => {
     const dir = makeProject({
-      'asof.yaml': yaml({ view: ['{ null_rate: { max: 0.1 } }'] }),
+      'asof.yaml': qualitySpec({ view: ['{ null_rate: { max: 0.1 } }'] }),
       'data/events.csv': GOOD,
     });
     const r = await runCli(['validate', '--project', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('views.v.checks.0');
-    const dir2 = makeProject({ 'asof.yaml': yaml({ view: ['{ median: {} }'] }), 'data/events.csv': GOOD });
+    const dir2 = makeProject({
+      'asof.yaml': qualitySpec({ view: ['{ median: {} }'] }),
+      'data/events.csv': GOOD,
+    });
     expect((await runCli(['validate', '--project', dir2])).code).toBe(2);
   });
 });
@@ -187,10 +159,10 @@ describe('late events', () => {
       '',
     ].join('\n');
     const dir = makeProject({
-      'asof.yaml': yaml({ view: ['{ late_event_rate: { max: 0.2 }, severity: warn }'] }, [
-        'ingested_at: ingested_at',
-        'allowed_lateness: 1h',
-      ]),
+      'asof.yaml': qualitySpec({
+        view: ['{ late_event_rate: { max: 0.2 }, severity: warn }'],
+        sourceExtra: ['ingested_at: ingested_at', 'allowed_lateness: 1h'],
+      }),
       'data/events.csv': csv,
     });
     const r = await runCli(['run', '--project', dir, '--as-of', '2025-01-10', '--log-format', 'json']);

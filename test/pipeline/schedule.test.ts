@@ -6,24 +6,15 @@ import { loadProject } from '../../src/pipeline/project.js';
 import { datesDue, runScheduler } from '../../src/pipeline/schedule.js';
 import { listPartitions } from '../../src/storage/lake/partition.js';
 import { readRuns } from '../../src/storage/meta/runs.js';
-import { makeProject, runCli } from '../support/project.js';
+import { makeProject, runCli, spec } from '../support/project.js';
 
-function spec(schedule?: string): string {
-  return [
-    'project: s',
-    'timezone: Europe/Paris',
-    ...(schedule ? [`schedule: "${schedule}"`] : []),
-    'sources:',
-    '  events:',
-    '    path: data/events.csv',
-    '    timestamp: event_ts',
-    '    columns: { user_id: string, event_ts: timestamp, amount: double }',
-    'entities:',
-    '  user: { key: user_id }',
-    'views:',
-    '  v: { entity: user, source: events, features: { n: { agg: count, window: all } } }',
-    '',
-  ].join('\n');
+function scheduled(schedule?: string): string {
+  return spec({
+    timezone: 'Europe/Paris',
+    header: schedule ? [`schedule: "${schedule}"`] : [],
+    columns: { user_id: 'string', event_ts: 'timestamp', amount: 'double' },
+    features: { n: '{ agg: count, window: all }' },
+  });
 }
 
 const CSV = 'user_id,event_ts,amount\nu1,2025-01-01T10:00:00,1\n';
@@ -47,7 +38,7 @@ function fakeTime(startIso: string) {
 
 describe('asof schedule', () => {
   it('runs yesterday at each fire, then catches up the dates missed during downtime', async () => {
-    const dir = makeProject({ 'asof.yaml': spec('0 2 * * *'), 'data/events.csv': CSV });
+    const dir = makeProject({ 'asof.yaml': scheduled('0 2 * * *'), 'data/events.csv': CSV });
     const project = await loadProject(dir);
     // 03:00 Paris on 01-12: the 02:00 fire of 01-12 is due -> 2025-01-11. Then it sleeps until
     // 02:00 Paris on 01-13 (01:00Z), wakes, and runs 2025-01-12.
@@ -79,7 +70,7 @@ describe('asof schedule', () => {
   });
 
   it('at most max_catch_up dates are caught up', async () => {
-    const dir = makeProject({ 'asof.yaml': spec('0 2 * * *'), 'data/events.csv': CSV });
+    const dir = makeProject({ 'asof.yaml': scheduled('0 2 * * *'), 'data/events.csv': CSV });
     const project = await loadProject(dir);
     const t = fakeTime('2025-01-02T02:00:00Z');
     await runScheduler(project, { clock: t.clock, sleep: t.sleep, maxWakeups: 1 });
@@ -93,11 +84,11 @@ describe('asof schedule', () => {
   });
 
   it('a bad cron expression is a spec error; no schedule is an error of its own', async () => {
-    const bad = makeProject({ 'asof.yaml': spec('every night'), 'data/events.csv': CSV });
+    const bad = makeProject({ 'asof.yaml': scheduled('every night'), 'data/events.csv': CSV });
     const r = await runCli(['validate', '--project', bad]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('schedule');
-    const none = makeProject({ 'asof.yaml': spec(), 'data/events.csv': CSV });
+    const none = makeProject({ 'asof.yaml': scheduled(), 'data/events.csv': CSV });
     const s = await runCli(['schedule', '--project', none]);
     expect(s.code).toBe(2);
     expect(s.stderr).toContain('the project has no schedule');

@@ -55,13 +55,24 @@ export function runCli(
   });
 }
 
+/** `asof show --format csv` of one view's partition, as the CLI prints it. */
+export function showCsv(dir: string, asOf: string, view = 'v'): Promise<CliResult> {
+  return runCli(['show', '--project', dir, '--view', view, '--as-of', asOf, '--format', 'csv']);
+}
+
 /** A one-source, one-entity spec with the given view features and options. */
 export function spec(opts: {
   timezone?: string;
+  /** Top-level lines beside project and timezone, e.g. `schedule: ...` or `notify: ...`. */
+  header?: string[];
   columns?: Record<string, string>;
+  /** Lines of the source beside path and timestamp, e.g. `allowed_lateness: 2h`. */
+  sourceExtra?: string[];
   cutoff?: 'end_of_day' | 'start_of_day';
   where?: string;
   features: Record<string, string>;
+  /** The view's own checks, one flow mapping each. */
+  viewChecks?: string[];
   primaryKey?: string;
   path?: string;
 }): string {
@@ -74,11 +85,13 @@ export function spec(opts: {
   return [
     'project: t',
     `timezone: ${opts.timezone ?? 'UTC'}`,
+    ...(opts.header ?? []),
     'sources:',
     '  events:',
     `    path: ${opts.path ?? 'data/events.csv'}`,
     '    timestamp: event_ts',
     ...(opts.primaryKey ? [`    primary_key: ${opts.primaryKey}`] : []),
+    ...(opts.sourceExtra ?? []).map((l) => `    ${l}`),
     '    columns:',
     ...Object.entries(columns).map(([k, v]) => `      ${k}: ${v}`),
     'entities:',
@@ -93,6 +106,30 @@ export function spec(opts: {
     ...(opts.where ? [`    where: ${JSON.stringify(opts.where)}`] : []),
     '    features:',
     ...Object.entries(opts.features).map(([k, v]) => `      ${k}: ${v}`),
+    ...(opts.viewChecks?.length ? ['    checks:', ...opts.viewChecks.map((c) => `      - ${c}`)] : []),
     '',
   ].join('\n');
+}
+
+/**
+ * The quality-check project: events with an ingestion time, view v with avg_amount (carrying the
+ * feature checks) and n over `window` (7d by default), and the view checks.
+ */
+export function qualitySpec(opts: {
+  feature?: string[];
+  view?: string[];
+  sourceExtra?: string[];
+  window?: string;
+}): string {
+  const window = opts.window ?? '7d';
+  const checks = opts.feature?.length ? `, checks: [${opts.feature.join(', ')}]` : '';
+  return spec({
+    columns: { user_id: 'string', event_ts: 'timestamp', amount: 'double', ingested_at: 'timestamp' },
+    sourceExtra: opts.sourceExtra,
+    features: {
+      avg_amount: `{ agg: avg, column: amount, window: ${window}${checks} }`,
+      n: `{ agg: count, window: ${window} }`,
+    },
+    viewChecks: opts.view,
+  });
 }

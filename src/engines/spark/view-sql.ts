@@ -1,5 +1,5 @@
-// Prints the Spark SQL of one view partition from its plan: one FILTERed aggregate per feature,
-// printed by sql/aggregate-sql.ts (the same printer as DuckDB's) in Spark's spelling.
+// How Spark SQL spells a view partition's SQL and its aggregates (both printed once, in sql/view-sql.ts
+// and sql/aggregate-sql.ts, the same printers as DuckDB's).
 
 import type { ViewBuildPlan } from '../../plan/view-build.js';
 import {
@@ -7,7 +7,7 @@ import {
   type AggregateSqlInput,
   aggregateSql as printAggregate,
 } from '../sql/aggregate-sql.js';
-import { printExpr } from '../sql/expr-printer.js';
+import { type ViewDialect, viewBuildSql } from '../sql/view-sql.js';
 import { SPARK_TYPES, sparkDialect, sparkIdent, sparkInstant } from './dialect.js';
 
 /** The temp view a loaded source lives in. */
@@ -33,36 +33,20 @@ export function aggregateSql(a: AggregateSqlInput): string {
   return printAggregate(sparkAggregates, a);
 }
 
-export function sparkViewBuildSql(plan: ViewBuildPlan): string {
-  const { view, timezone } = plan;
-  const ctx = { timezone };
-  const ts = sparkIdent(TS_COLUMN);
-  const keys = view.keys.map(sparkIdent);
-  const conditions = [`${ts} < ${sparkInstant(plan.cutoff)}`];
+/** How Spark SQL spells a view's SQL (printed once in sql/view-sql.ts). */
+export const sparkView: ViewDialect = {
+  sql: sparkDialect,
+  aggregates: sparkAggregates,
+  eventTimeColumn: TS_COLUMN,
+  instant: sparkInstant,
+  sourceTable: sparkSourceTable,
   // Three-valued logic: a NULL condition drops the row like FALSE.
-  if (view.where) conditions.push(`coalesce(${printExpr(view.where, sparkDialect, ctx)}, FALSE)`);
-  const localDate = sparkDialect.localDate(ts, timezone);
-  const features = view.features.map((f, i) => {
-    const start = plan.windowStarts[i];
-    const printed = f.column ? printExpr(f.column, sparkDialect, ctx) : undefined;
-    const sql = aggregateSql({
-      kind: f.agg,
-      // Pinned to the contract type so that Spark's own result types (e.g. BIGINT floor) never leak.
-      value: printed && f.inputType ? `CAST(${printed} AS ${SPARK_TYPES[f.inputType]})` : printed,
-      inWindow: start === null || start === undefined ? 'TRUE' : `${ts} >= ${sparkInstant(start)}`,
-      ts,
-      localDate,
-      referenceDate: `DATE '${plan.referenceDate}'`,
-      resultType: f.type,
-    });
-    return `  ${sql} AS ${sparkIdent(f.name)}`;
-  });
-  return [
-    `SELECT ${keys.join(', ')}, DATE '${plan.asOfDate}' AS as_of_date,`,
-    features.join(',\n'),
-    `FROM ${sparkSourceTable(view.source)}`,
-    `WHERE ${conditions.join(' AND ')}`,
-    `GROUP BY ${keys.join(', ')}`,
-    `ORDER BY ${keys.join(', ')}`,
-  ].join('\n');
+  keepRow: (condition) => `coalesce(${condition}, FALSE)`,
+  // Pinned to the contract type so that Spark's own result types (e.g. BIGINT floor) never leak.
+  aggregatedValue: (column, inputType) =>
+    inputType ? `CAST(${column} AS ${SPARK_TYPES[inputType]})` : column,
+};
+
+export function sparkViewBuildSql(plan: ViewBuildPlan): string {
+  return viewBuildSql(sparkView, plan);
 }
