@@ -376,7 +376,7 @@ async function main(): Promise<void> {
       const cold = OnlineReader.open(onlineDir(project), { cacheWeight: 0 });
       const warm = OnlineReader.open(onlineDir(project));
       const n = Math.min(20_000, keys.length);
-      // a state is kept from its second read (the cache's admission filter holds 16k ids)
+      // a state is kept from its second read (the admission filter remembers the last 128k-256k ids)
       const nHot = Math.min(10_000, keys.length);
       for (let r = 0; r < 2; r++) for (let i = 0; i < nHot; i++) warm.getState('bench', keys[i] as string);
       const miss = cpuPerCall(n, (i) => cold.getState('bench', keys[i % keys.length] as string));

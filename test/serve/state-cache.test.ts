@@ -1,11 +1,12 @@
 // The serving reader's cache of decoded entity states: a commit by another connection (the stream
 // job) is seen by the next read, including for an entity cached as absent, and by the checkpoints;
 // the cache keeps the most recently used states within its weight; a multi-get answers like
-// single reads, in order.
+// single reads, in order; the admission filter forgets gradually (a key read now and then is kept,
+// one-off reads mostly are not).
 
 import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OnlineReader, stateCacheCounts } from '../../src/storage/online/reader.js';
+import { OnlineReader, StateCache, stateCacheCounts } from '../../src/storage/online/reader.js';
 import { emptyCheckpoint, OnlineStore } from '../../src/storage/online/sqlite.js';
 import type { EntityState } from '../../src/stream/state.js';
 import { tempDir } from '../support/project.js';
@@ -119,5 +120,37 @@ describe('serving state cache', () => {
     } finally {
       reader.close();
     }
+  });
+});
+
+describe('the state cache admission filter', () => {
+  /** One read as OnlineReader does it: the cache, else "the store" (null) offered to the cache. */
+  const read = (cache: StateCache, id: string) => {
+    if (cache.get(id) === undefined) cache.set(id, null);
+  };
+  const kept = (cache: StateCache, id: string) => cache.get(id) !== undefined;
+
+  it('keeps a key read once every 67k reads of other keys (its second read), and one-off reads mostly not', () => {
+    const cache = new StateCache(1_000_000);
+    let other = 0;
+    for (let round = 0; round < 4; round++) {
+      read(cache, 'periodic');
+      // before its second read nothing has kept it; afterwards it stays (nothing evicts here)
+      expect(kept(cache, 'periodic')).toBe(round > 0);
+      for (let i = 0; i < 67_000; i++) read(cache, `one-off ${other++}`);
+    }
+    // ~268k ids read once each: only the filter's hash collisions got in
+    expect(cache.size - 1).toBeLessThan(other * 0.15);
+    expect(cache.size - 1).toBeGreaterThan(0);
+  });
+
+  it('forgets a key not read again within 256k other ids', () => {
+    const cache = new StateCache(1_000_000);
+    read(cache, 'rare');
+    for (let i = 0; i < 300_000; i++) read(cache, `one-off ${i}`);
+    read(cache, 'rare');
+    expect(kept(cache, 'rare')).toBe(false);
+    read(cache, 'rare');
+    expect(kept(cache, 'rare')).toBe(true);
   });
 });
