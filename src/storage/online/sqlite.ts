@@ -87,8 +87,14 @@ const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
 const step = () => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} };
 const timer = setInterval(step, workerData.everyMs);
-parentPort.once('message', () => { clearInterval(timer); step(); db.close(); parentPort.close(); });
+const done = new Int32Array(workerData.done);
+parentPort.once('message', () => {
+  clearInterval(timer);
+  try { db.close(); } finally { Atomics.store(done, 0, 1); Atomics.notify(done, 0); parentPort.close(); }
+});
 `;
+/** How long close() waits for the checkpointer to close its connection. */
+const CHECKPOINTER_STOP_MS = 10_000;
 /** The background checkpointer starts after this many commits (a short-lived store does not need it). */
 const CHECKPOINTER_AFTER_COMMITS = 64;
 
@@ -508,6 +514,8 @@ export class OnlineStore {
   private readonly logBuilder = new LogBuilder();
   private readonly pkBuilder = new Map<string, LogBuilder>();
   private checkpointer: Worker | undefined;
+  /** Set to 1 by the checkpointer once its connection is closed. */
+  private checkpointerDone: Int32Array | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -518,20 +526,24 @@ export class OnlineStore {
   /** Hands WAL checkpoints to a worker thread (see CHECKPOINTER); SQLite's own are turned off. */
   private startCheckpointer(): void {
     try {
+      const done = new SharedArrayBuffer(4);
       const worker = new Worker(CHECKPOINTER, {
         eval: true,
         workerData: {
           module: createRequire(import.meta.url).resolve('better-sqlite3'),
           file: this.file,
           everyMs: 200,
+          done,
         },
       });
       worker.unref();
       // should the worker fail, SQLite's automatic checkpoints take over again
       worker.on('error', () => {
+        this.checkpointer = undefined;
         if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
       });
       this.checkpointer = worker;
+      this.checkpointerDone = new Int32Array(done);
       this.db.pragma('wal_autocheckpoint = 0');
     } catch {
       this.checkpointer = undefined;
@@ -906,8 +918,18 @@ export class OnlineStore {
     return fresh.length > 1 ? fresh.sort((a, b) => a[1] - b[1]) : fresh;
   }
 
+  /**
+   * Stops the checkpointer and waits until its connection is closed, then closes this one (the
+   * last connection: SQLite checkpoints and removes the WAL here). Nothing touches the store's files
+   * after close() returns, so a caller may move or delete them at once.
+   */
   close(): void {
-    this.checkpointer?.postMessage('stop');
+    const worker = this.checkpointer;
+    if (worker && this.checkpointerDone) {
+      worker.postMessage('stop');
+      Atomics.wait(this.checkpointerDone, 0, 0, CHECKPOINTER_STOP_MS);
+      this.checkpointer = undefined;
+    }
     this.db.close();
   }
 }
