@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { perfectHashSql } from '../engines/duckdb/aggregates.js';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
 import {
   assembleSql,
@@ -23,7 +24,6 @@ import {
   type OutputFormat,
   type PointUnit,
   partitionFeaturesSql,
-  perfectHashSql,
   pointsSql,
   readLabelsSql,
   rowsPerPointSql,

@@ -3,8 +3,9 @@
 // estimate as counting them all; and the perfect hash setting, bounded by its table's size.
 
 import { describe, expect, it } from 'vitest';
+import { perfectHashSql } from '../../src/engines/duckdb/aggregates.js';
 import { DuckDbEngine } from '../../src/engines/duckdb/engine.js';
-import { perfectHashSql, rowsPerPointSql } from '../../src/engines/duckdb/training-set-sql.js';
+import { rowsPerPointSql } from '../../src/engines/duckdb/training-set-sql.js';
 import { loadProject } from '../../src/pipeline/project.js';
 import { planTrainingSet } from '../../src/plan/training-set.js';
 import { makeProject, spec } from '../support/project.js';

@@ -9,7 +9,7 @@ import { windowStartSql } from '../../src/engines/duckdb/training-set-sql.js';
 import { cutoffInstant, formatInstant, type Window, windowStart } from '../../src/time/index.js';
 import { buildRowsIn } from '../support/build.js';
 import { makeProject, spec } from '../support/project.js';
-import { trainingRows } from './support.js';
+import { close, EVENT_COLUMNS, trainingRows, withArrival } from './support.js';
 
 const ZONES = ['UTC', 'America/New_York', 'Europe/Paris', 'Australia/Lord_Howe'];
 const WINDOWS = ['12h', '1d', '3d', '7d', 'all'];
@@ -34,11 +34,6 @@ function featureSpec(kind: string, window: string): string {
   if (['count', 'exists', 'days_since_last'].includes(kind)) return `{ agg: ${kind}, window: ${window} }`;
   return `{ agg: ${kind}, column: amount, window: ${window} }`;
 }
-
-const close = (a: unknown, b: unknown) =>
-  typeof a === 'number' && typeof b === 'number'
-    ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))
-    : a === b;
 
 describe('training set = build at the cutoff', () => {
   it('for random data and specs, a label at D+1 00:00 local (end_of_day) or D 00:00 (start_of_day) equals the partition of D', async () => {
@@ -194,24 +189,20 @@ describe('running totals = range join, with late-arriving rows', () => {
           fc.array(event, { minLength: 5, maxLength: 60 }),
           fc.array(label, { minLength: 1, maxLength: 15 }),
           async (tz, events, labels) => {
-            const yaml = spec({
-              timezone: tz,
-              columns: {
-                user_id: 'string',
-                event_ts: 'timestamp',
-                amount: 'int',
-                status: 'string',
-                ing: 'timestamp',
-              },
-              features: {
-                n1d: '{ agg: count, window: 1d }',
-                c3d: '{ agg: count, column: amount, window: 3d }',
-                s12h: '{ agg: sum, column: amount, window: 12h }',
-                a7d: '{ agg: avg, column: amount, window: 7d }',
-                eall: '{ agg: exists, window: all }',
-                sall: '{ agg: sum, column: amount, window: all }',
-              },
-            }).replace('    timestamp: event_ts\n', '    timestamp: event_ts\n    ingested_at: ing\n');
+            const yaml = withArrival(
+              spec({
+                timezone: tz,
+                columns: EVENT_COLUMNS,
+                features: {
+                  n1d: '{ agg: count, window: 1d }',
+                  c3d: '{ agg: count, column: amount, window: 3d }',
+                  s12h: '{ agg: sum, column: amount, window: 12h }',
+                  a7d: '{ agg: avg, column: amount, window: 7d }',
+                  eall: '{ agg: exists, window: all }',
+                  sall: '{ agg: sum, column: amount, window: all }',
+                },
+              }),
+            );
             const dir = makeProject({
               'asof.yaml': yaml,
               'data/events.csv': [

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TrainingSetOptions } from '../../src/pipeline/training-set.js';
 import { makeProject, spec } from '../support/project.js';
-import { trainingRows } from './support.js';
+import { close, EVENT_COLUMNS, trainingRows, withArrival } from './support.js';
 
 const ZONES = ['UTC', 'America/New_York', 'Australia/Lord_Howe'];
 /** Every kind, and an `all` window (the covering window: its features take no filter). */
@@ -72,11 +72,6 @@ const PLANS: { name: string; plan: TrainingSetOptions['plan'] }[] = [
   { name: 'as the product chooses', plan: undefined },
 ];
 
-const close = (a: unknown, b: unknown) =>
-  typeof a === 'number' && typeof b === 'number'
-    ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))
-    : a === b;
-
 describe('exact plan = straightforward plan', () => {
   it.each(PLANS)(
     '$name: for random events (late arrivals, equal times, NULL values) and label times, every kind and window agrees',
@@ -106,20 +101,10 @@ describe('exact plan = straightforward plan', () => {
           async (tz, arrival, features, events, labels) => {
             let yaml = spec({
               timezone: tz,
-              columns: {
-                user_id: 'string',
-                event_ts: 'timestamp',
-                amount: 'int',
-                status: 'string',
-                ing: 'timestamp',
-              },
+              columns: EVENT_COLUMNS,
               features,
             });
-            if (arrival)
-              yaml = yaml.replace(
-                '    timestamp: event_ts\n',
-                '    timestamp: event_ts\n    ingested_at: ing\n',
-              );
+            if (arrival) yaml = withArrival(yaml);
             const dir = makeProject({
               'asof.yaml': yaml,
               'data/events.csv': [

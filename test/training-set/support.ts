@@ -27,3 +27,22 @@ export async function trainingRows(
   await trainingSet(project, { timeColumn: 'label_ts', ...opts, labels: path.join(dir, opts.labels), out });
   return readOutput(out);
 }
+
+/** Equal, or for numbers within 1e-9 relative (1e-9 absolute near zero): sums depend on the order of addition. */
+export const close = (a: unknown, b: unknown) =>
+  typeof a === 'number' && typeof b === 'number'
+    ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))
+    : a === b;
+
+/** The source columns of the labelled-events test projects (`ing`: the arrival time, see withArrival). */
+export const EVENT_COLUMNS = {
+  user_id: 'string',
+  event_ts: 'timestamp',
+  amount: 'int',
+  status: 'string',
+  ing: 'timestamp',
+} as const;
+
+/** A spec whose source declares `ing` as its `ingested_at` (the arrival rule applies). */
+export const withArrival = (yaml: string) =>
+  yaml.replace('    timestamp: event_ts\n', '    timestamp: event_ts\n    ingested_at: ing\n');

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BackfillChunkPlan } from '../../plan/backfill.js';
+import { perfectHashSql } from './aggregates.js';
 import {
   backfillChunkSql,
   backfillDateSql,
@@ -27,18 +28,9 @@ export interface ChunkResult {
   rows: Map<string, number>;
   /** Per as_of_date, the query that computes it from the partials table (partials mode only). */
   dateSql?: Map<string, string>;
-  /** Bits of the entity ids 1..n (partials mode only): see PERFECT_HT_MAX_BITS. */
-  entityBits?: number;
+  /** The session setting for each date's GROUP BY of the entity ids 1..n (partials mode only). */
+  perfectHash?: string;
 }
-
-/**
- * Each date groups the partials by the integer entity id 1..n. DuckDB then uses its perfect hash
- * aggregate (an array indexed by the key, no hashing or probing) when the key's range fits in
- * perfect_ht_threshold bits (default 12, i.e. 4096 entities). Raised to the ids' bits up to this
- * cap: the array is allocated per thread, 2^bits slots of the aggregates' states (1M slots at
- * 20 bits; the 100M / 1M-user benchmark ran with it), so wider ranges keep the hash aggregate.
- */
-const PERFECT_HT_MAX_BITS = 20;
 
 /**
  * Points DuckDB's spill files (the loaded source, sorts and aggregates beyond memory_limit) at
@@ -85,8 +77,8 @@ export async function materializeChunk(
         byFirst.reduce((n, [fb, c]) => (fb <= a.bucket ? n + c : n), 0),
       );
     const total = byFirst.reduce((n, [, c]) => n + c, 0);
-    const entityBits = Math.max(1, Math.ceil(Math.log2(total + 1)));
-    return { table, tables: [table, entities], columns, rows, dateSql, entityBits };
+    const perfectHash = perfectHashSql(total, plan.view.features.length);
+    return { table, tables: [table, entities], columns, rows, dateSql, perfectHash };
   }
   await engine.conn.run(`CREATE OR REPLACE TABLE ${t} AS ${backfillChunkSql(plan)}`);
   // The entity id column "__e" orders each date's rows and is not written.
@@ -111,8 +103,7 @@ export async function writeChunkDate(
   const options = '(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)';
   const fused = chunk.dateSql?.get(asOfDate);
   if (fused !== undefined) {
-    const bits = chunk.entityBits ?? 0;
-    if (bits > 12 && bits <= PERFECT_HT_MAX_BITS) await conn.run(`SET perfect_ht_threshold = ${bits}`);
+    if (chunk.perfectHash) await conn.run(chunk.perfectHash);
     await conn.run(`COPY (${fused}) TO ${stringLiteral(file)} ${options}`);
     return;
   }

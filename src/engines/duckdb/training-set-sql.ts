@@ -181,25 +181,6 @@ export function pointsSql(
   FROM (SELECT DISTINCT ${keys.join(', ')}, ${T} FROM ${labels} WHERE ${T} IS NOT NULL) WHERE ${nonNull} ORDER BY ${order})`;
 }
 
-/** The largest perfect hash table allowed per thread (DuckDB allocates one per thread). */
-const PERFECT_HASH_MAX_BYTES = 384 * 1024 * 1024;
-/** Bytes per group and aggregate assumed for that size (aggregate states are 8-24 bytes). */
-const PERFECT_HASH_BYTES_PER_AGGREGATE = 48;
-
-/**
- * The session setting for one view's features: with __pid (1..labels) the only group key, a perfect
- * hash table addresses its groups directly instead of hashing them (3.8-4.2 s vs 4.7-5.1 s CPU at
- * 1M labels and 3 aggregates, BENCHMARKS.md); DuckDB's default (4,096 groups) where the table for
- * `aggregates` per group would be too large.
- */
-export function perfectHashSql(labelRows: number, aggregates: number): string {
-  const bits = Math.ceil(Math.log2(labelRows + 1));
-  const bytes = 2 ** bits * (16 + aggregates * PERFECT_HASH_BYTES_PER_AGGREGATE);
-  return bits > 12 && bytes <= PERFECT_HASH_MAX_BYTES
-    ? `SET perfect_ht_threshold = ${bits}`
-    : 'RESET perfect_ht_threshold';
-}
-
 /**
  * One row per view: the label rows and, approximately, the distinct points among them (a HyperLogLog
  * estimate, a few percent off: it only chooses the PointUnit).

@@ -507,7 +507,7 @@ export class OnlineStore {
     at: number;
   } | null = null;
   private deleteLog: Database.Statement | undefined;
-  private readonly forgetPk = new Map<string, Database.Statement>();
+  private forgetPk: Database.Statement | undefined;
   /** Dedupe index horizons to apply at the next commit (pk_log rows wholly before it go). */
   private readonly forgetBefore = new Map<string, number>();
   private commits = 0;
@@ -781,11 +781,8 @@ export class OnlineStore {
       }
       for (const [view, p] of pk) this.insertPkLog?.run(view, p.maxTs, p.log.take());
       for (const [view, before] of this.forgetBefore) {
-        this.forgetPk.set(
-          view,
-          this.forgetPk.get(view) ?? this.db.prepare('DELETE FROM pk_log WHERE view = ? AND max_ts < ?'),
-        );
-        this.forgetPk.get(view)?.run(view, before);
+        this.forgetPk ??= this.db.prepare('DELETE FROM pk_log WHERE view = ? AND max_ts < ?');
+        this.forgetPk.run(view, before);
       }
       this.upsertCheckpoint?.run(source, JSON.stringify(views), JSON.stringify(checkpoint), now);
       // the in-memory bookkeeping below changes only when the statements have all run; should the

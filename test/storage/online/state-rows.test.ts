@@ -15,7 +15,7 @@ import {
   StateRows,
   StepSort,
 } from '../../../src/storage/online/sqlite.js';
-import type { EntityState, TailEntry } from '../../../src/stream/state.js';
+import { type EntityState, emptyState, type TailEntry } from '../../../src/stream/state.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -35,12 +35,23 @@ function add(s: EntityState, ts: number, seq: number): void {
   if (s.first === null) s.first = ts;
 }
 
+/** Adds an event to the state of `key` in `states` (made empty first if absent); returns that state. */
+function addTo(states: Map<string, EntityState>, key: string, ts: number, seq: number): EntityState {
+  let s = states.get(key);
+  if (!s) {
+    s = emptyState();
+    states.set(key, s);
+  }
+  add(s, ts, seq);
+  return s;
+}
+
 describe('StateRows', () => {
   it('sees commits of another connection and of its own, and skips the log query in between', () => {
     const dir = tmp();
     const store = OnlineStore.open(dir);
     const states = store.loadStates('v');
-    const s: EntityState = { tail: [], head: null, first: null, seq: -1 };
+    const s = emptyState();
     states.set('k', s);
     let seq = 0;
     const commit = () =>
@@ -87,13 +98,7 @@ describe('StateRows', () => {
       const batch = [];
       for (let k = 0; k < 7; k++) {
         const key = `k${(round * 3 + k) % 11}`;
-        let s = states.get(key);
-        if (!s) {
-          s = { tail: [], head: null, first: null, seq: -1 };
-          states.set(key, s);
-        }
-        add(s, 1000 + seq, seq++);
-        batch.push({ view: 'v', key, state: s });
+        batch.push({ view: 'v', key, state: addTo(states, key, 1000 + seq, seq++) });
       }
       store.commit('src', ['v'], { ...emptyCheckpoint(), nextSeq: seq }, batch, 0);
       for (const [key, s] of states) expect(store.getState('v', key), `${round} ${key}`).toEqual(s);
@@ -120,13 +125,7 @@ describe('StateRows', () => {
         const batch = [];
         for (let k = 0; k < 100; k++) {
           const key = `k${(((round * 100 + k) * 7919) % keys).toString().padStart(5, '0')}`;
-          let s = states.get(key);
-          if (!s) {
-            s = { tail: [], head: null, first: null, seq: -1 };
-            states.set(key, s);
-          }
-          add(s, 1000 + seq, seq++);
-          batch.push({ view: 'v', key, state: s });
+          batch.push({ view: 'v', key, state: addTo(states, key, 1000 + seq, seq++) });
         }
         store.commit('src', ['v'], { ...emptyCheckpoint(), nextSeq: seq }, batch, 0);
         const n = logCount();
