@@ -231,8 +231,9 @@ export function clonePartial(p: PartialAgg): PartialAgg {
 }
 
 /**
- * One feature's value over a state's entries for a read at `at` (entries in instant order, the
- * value of this feature at index `col`; window [start, at), start null for `all`), folded from
+ * One feature's value over a state's tail for a read at `at` (flat: `width` values per event,
+ * the instant first, in instant order; this feature's value at offset `col` of each event, or
+ * TRUE for every event when `col` is -1; window [start, at), start null for `all`), folded from
  * `init` (the compacted partial, zero when undefined): what ViewRuntime.valuesAt computes per
  * feature, for serving. Sum and avg are folded into plain numbers (no partial or boxed double per
  * event); every other kind goes through its update. Same additions in the same order,
@@ -241,24 +242,25 @@ export function clonePartial(p: PartialAgg): PartialAgg {
 export function foldEntries(
   kind: AggKind,
   init: PartialAgg | undefined,
-  entries: readonly (readonly unknown[])[],
+  tail: readonly unknown[],
+  width: number,
   col: number,
   start: number | null,
   at: number,
   ctx: FinalizeContext,
 ): Value {
-  // the window's entries are one run of the time-ordered array: [from, to)
+  // the window's events are one run of the time-ordered tail: [from, to)
   const lo = start ?? Number.NEGATIVE_INFINITY;
   let from = 0;
-  while (from < entries.length && ((entries[from] as readonly unknown[])[0] as number) < lo) from++;
+  while (from < tail.length && (tail[from] as number) < lo) from += width;
   let to = from;
-  while (to < entries.length && ((entries[to] as readonly unknown[])[0] as number) < at) to++;
+  while (to < tail.length && (tail[to] as number) < at) to += width;
   switch (kind) {
     // sum and avg as plain local numbers: through `update` each double would be boxed per event
     case 'sum': {
       let s = init === undefined ? 0 : (init as number);
-      for (let k = from; k < to; k++) {
-        const v = (entries[k] as readonly unknown[])[col];
+      for (let k = from; k < to; k += width) {
+        const v = tail[k + col];
         if (v !== null) s = s + (v as number);
       }
       return s === 0 ? 0 : s;
@@ -267,8 +269,8 @@ export function foldEntries(
       let c = 0;
       let s = 0;
       if (init !== undefined) [c, s] = init as [number, number];
-      for (let k = from; k < to; k++) {
-        const v = (entries[k] as readonly unknown[])[col];
+      for (let k = from; k < to; k += width) {
+        const v = tail[k + col];
         if (v !== null) {
           c = c + 1;
           s = s + (v as number);
@@ -279,9 +281,8 @@ export function foldEntries(
     default: {
       const agg = INCREMENTAL[kind];
       let p = init === undefined ? agg.zero() : clonePartial(init);
-      for (let k = from; k < to; k++) {
-        const e = entries[k] as readonly unknown[];
-        p = agg.update(p, e[col] as Value, e[0] as number);
+      for (let k = from; k < to; k += width) {
+        p = agg.update(p, col < 0 ? true : (tail[k + col] as Value), tail[k] as number);
       }
       return agg.finalize(p, ctx);
     }

@@ -5,7 +5,7 @@
 import { foldEntries } from '../aggregate/incremental.js';
 import type { Value } from '../expr/evaluate.js';
 import type { View } from '../spec/project.js';
-import type { EntityState } from '../stream/state.js';
+import { type EntityState, inLayout, type TailLayout, tailLayout } from '../stream/state.js';
 import { type Instant, windowStart } from '../time/index.js';
 import { asOfDateAt } from '../time/read-time.js';
 
@@ -24,6 +24,7 @@ export class ViewFold {
   private at = Number.NaN;
   private readonly starts: (number | null)[];
   private ctx = { referenceDate: '', timezone: '' };
+  private readonly layout: TailLayout;
 
   constructor(
     readonly view: View,
@@ -31,6 +32,7 @@ export class ViewFold {
   ) {
     this.names = view.features.map((f) => `${JSON.stringify(f.name)}:`);
     this.starts = view.features.map(() => null);
+    this.layout = tailLayout(view);
   }
 
   private readAt(at: Instant): void {
@@ -44,8 +46,9 @@ export class ViewFold {
   }
 
   /** `{"feature":value,...}` of the state at `at`, or null when the entity is absent then. */
-  json(state: EntityState | null, at: Instant): string | null {
-    if (state === null || state.first === null || state.first >= at) return null;
+  json(stored: EntityState | null, at: Instant): string | null {
+    if (stored === null || stored.first === null || stored.first >= at) return null;
+    const state = inLayout(stored, this.layout, this.view.features.length);
     this.readAt(at);
     const fs = this.view.features;
     const head = state.head;
@@ -53,7 +56,8 @@ export class ViewFold {
     for (let i = 0; i < fs.length; i++) {
       const f = fs[i] as View['features'][number];
       const init = head !== null && i in head ? head[i] : undefined;
-      const v = foldEntries(f.agg, init, state.tail, 2 + i, this.starts[i] ?? null, at, this.ctx);
+      const col = this.layout.at[i] as number;
+      const v = foldEntries(f.agg, init, state.tail, state.width, col, this.starts[i] ?? null, at, this.ctx);
       out += i === 0 ? this.names[i] : `,${this.names[i]}`;
       out += jsonValue(v);
     }

@@ -7,7 +7,7 @@
 import type { Row } from '../expr/evaluate.js';
 import type { DirtyState } from '../storage/online/sqlite.js';
 import type { Instant } from '../time/index.js';
-import type { EntityState, TailEntry } from './state.js';
+import type { EntityState } from './state.js';
 
 /** Where the last event of a primary key went: its sequence, instant and entity key per view. */
 export interface PkEntry {
@@ -135,14 +135,25 @@ export class PrimaryKeyIndex {
     saved: Map<string, EntityState>,
   ) {
     for (const [pk, st] of saved) {
-      const e = st.tail[0];
-      if (e) this.put(pk, st.seq, e[0], e.slice(2) as (string | null)[], false);
+      const t = st.tail;
+      if (t.length >= 2)
+        this.put(pk, st.seq, t[0] as number, t.slice(2, st.width) as (string | null)[], false);
     }
   }
 
   /** The primary key of a row; NULLs are a value, as in batch's PARTITION BY. */
   keyOf(row: Row): string {
-    if (this.primaryKey.length === 1) return JSON.stringify(row[this.primaryKey[0] as string] ?? null);
+    if (this.primaryKey.length === 1) {
+      const v = row[this.primaryKey[0] as string];
+      if (typeof v !== 'string') return JSON.stringify(v ?? null);
+      // JSON.stringify's text (what the saved index holds), without its call for a string it
+      // prints as itself in quotes: no quote, backslash, control character nor surrogate
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(v);
+      }
+      return `"${v}"`;
+    }
     return JSON.stringify(this.primaryKey.map((k) => row[k] ?? null));
   }
 
@@ -585,23 +596,25 @@ function recordLength(a: Uint16Array, off: number): number {
 }
 
 /**
- * An index entry in the shape of an entity state (one tail entry: instant, sequence, the entity
- * keys), so that every store saves it as it saves states, in the same commit.
+ * An index entry in the shape of an entity state (one event: instant, sequence, the entity keys),
+ * so that every store saves it as it saves states, in the same commit.
  */
 function toState(seq: number, ts: Instant, keys: (string | null)[]): EntityState {
-  return { tail: [[ts, seq, ...keys]], head: null, first: ts, seq };
+  return { tail: [ts, seq, ...keys], width: 2 + keys.length, head: null, first: ts, seq, taken: 0 };
 }
 
 /** Takes the event of sequence `seq` out of a state's tail; false when it is not there. */
 export function removeEntry(state: EntityState, seq: number): boolean {
-  const i = state.tail.findIndex((e: TailEntry) => e[1] === seq);
-  if (i < 0) return false;
-  state.tail.splice(i, 1);
-  // a new first entry (by identity) tells an incremental store writer that entries were taken
-  // out, not only appended, so that it rewrites the whole state (storage/online/sqlite.ts)
-  const first = state.tail[0];
-  if (first) state.tail[0] = [...first];
+  const tail = state.tail;
+  const w = state.width;
+  let k = 0;
+  while (k < tail.length && tail[k + 1] !== seq) k += w;
+  if (k >= tail.length) return false;
+  tail.splice(k, w);
+  // tells an incremental store writer that events were taken out, not only added, so that it
+  // rewrites the whole state (storage/online/sqlite.ts)
+  state.taken++;
   // the population starts at the earliest applied event still held
-  if (state.head === null) state.first = state.tail.length > 0 ? (state.tail[0] as TailEntry)[0] : null;
+  if (state.head === null) state.first = tail.length > 0 ? (tail[0] as number) : null;
   return true;
 }

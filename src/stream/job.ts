@@ -36,7 +36,7 @@ import { dedupeView, PrimaryKeyIndex, removeEntry } from './dedupe.js';
 import { EventReader } from './event.js';
 import { Metrics } from './metrics.js';
 import type { SourceRecord, StreamSource } from './sources.js';
-import { type EntityState, emptyState, ViewRuntime } from './state.js';
+import { type EntityState, ViewRuntime } from './state.js';
 
 export interface StreamOptions {
   views: View[];
@@ -149,7 +149,17 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     removeOrphanBatches(lakeDir, ckpt.offlineNextSeq);
 
     const runtimes = opts.views.map((v) => new ViewRuntime(v, tz, project));
-    const states = await Promise.all(opts.views.map((v) => store.loadStates(v.name)));
+    // states stored by earlier versions are put in the view's tail layout (ViewRuntime.adapt)
+    const states = await Promise.all(
+      runtimes.map(async (rt) => {
+        const loaded = await store.loadStates(rt.view.name);
+        for (const [key, s] of loaded) {
+          const a = rt.adapt(s);
+          if (a !== s) loaded.set(key, a);
+        }
+        return loaded;
+      }),
+    );
     const pkIndex = source.primaryKey
       ? new PrimaryKeyIndex(source.name, source.primaryKey, await store.loadStates(dedupeView(source.name)))
       : null;
@@ -415,17 +425,16 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       const appliedTo: (string | null)[] = new Array(runtimes.length).fill(null);
       for (let i = 0; i < runtimes.length; i++) {
         const rt = runtimes[i] as ViewRuntime;
-        const e = rt.entry(c.row, c.ts, r.seq);
-        if (!e) continue;
+        if (!rt.accepts(c.row)) continue;
         const key = rt.keyOf(c.row);
         if (key === null) continue;
         const st = states[i] as Map<string, EntityState>;
         let s = st.get(key);
         if (!s) {
-          s = emptyState();
+          s = rt.emptyState();
           st.set(key, s);
         }
-        if (rt.apply(s, e)) {
+        if (rt.apply(s, c.row, c.ts, r.seq)) {
           (dirty[i] as Map<string, EntityState>).set(key, s);
           appliedTo[i] = key;
           used = true;

@@ -8,35 +8,107 @@ import type { Project, View } from '../spec/project.js';
 import { type Instant, windowStart } from '../time/index.js';
 import { asOfDateAt } from '../time/read-time.js';
 
-/** One applied event: [instant, sequence, value of each feature]. */
+/**
+ * One applied event as it was stored by earlier versions: [instant, sequence, value of each
+ * feature]. The tail is now flat (EntityState); decoders of old rows and the primary-key index's
+ * records still speak of entries.
+ */
 export type TailEntry = [Instant, number, ...Value[]];
 
 export interface EntityState {
-  /** Applied events not yet compacted, in (instant, sequence) order. */
-  tail: TailEntry[];
+  /**
+   * Applied events not yet compacted, in (instant, sequence) order, flat: `width` values per event,
+   * [instant, sequence, value of each column slot...]. One array of numbers per entity (V8 keeps it
+   * as unboxed doubles while every value is a number) instead of an array and a boxed double per event.
+   */
+  tail: Value[];
+  /** Values per event in `tail`: 2 + the view's column slots (tailLayout). */
+  width: number;
   /** Feature index -> the partial of compacted events (features with an `all` window only). */
   head: Record<string, PartialAgg> | null;
   /** The earliest instant of any applied event (population: present from then on). */
   first: Instant | null;
   /** The sequence of the last applied event: a replay of it or of anything older is ignored. */
   seq: number;
+  /**
+   * Events taken out of the tail so far by this process (compaction, a primary key's earlier event);
+   * not stored. A store writing only new events writes the whole state when it has changed.
+   */
+  taken: number;
 }
 
-export function emptyState(): EntityState {
-  return { tail: [], head: null, first: null, seq: -1 };
+export function emptyState(width: number): EntityState {
+  return { tail: [], width, head: null, first: null, seq: -1, taken: 0 };
 }
 
-/** A view compiled for the stream: key extraction, `where`, and one evaluator per feature column. */
+/** The number of events in a state's tail. */
+export const entryCount = (s: EntityState): number => s.tail.length / s.width;
+
+/**
+ * Where a view's feature values sit in a tail event: features over the same column text share one
+ * slot (one value per event, not one per feature), and row-counting features without a column
+ * have none (their value is TRUE for every applied event).
+ */
+export interface TailLayout {
+  /** Values per event: instant, sequence, then one per slot. */
+  width: number;
+  /** Per feature, the offset of its value in an event (2 + its slot), or -1 without a column. */
+  at: Int32Array;
+  /** Per slot, the first feature using it. */
+  slots: number[];
+}
+
+export function tailLayout(view: View): TailLayout {
+  const slots: number[] = [];
+  const at = Int32Array.from(view.features, (f, i) => {
+    if (f.column === undefined) return -1;
+    const same = slots.findIndex((j) => view.features[j]?.columnText === f.columnText);
+    if (same >= 0) return 2 + same;
+    slots.push(i);
+    return 2 + slots.length - 1;
+  });
+  return { width: 2 + slots.length, at, slots };
+}
+
+/**
+ * A state in `layout`. States stored by earlier versions (before 2026-12) hold one value per
+ * feature (width 2 + features) or a tail of entry arrays (Redis JSON): their values are picked
+ * into the view's slots, in a new object. A state already in the layout is returned as it is.
+ */
+export function inLayout(s: EntityState, layout: TailLayout, features: number): EntityState {
+  let tail = s.tail;
+  let width = s.width;
+  if (width === undefined) {
+    // a tail of entry arrays
+    const entries = tail as unknown as TailEntry[];
+    width = 2 + features;
+    tail = [];
+    for (const e of entries) for (let j = 0; j < width; j++) tail.push((e[j] ?? null) as Value);
+  }
+  if (width === layout.width && tail === s.tail) return s;
+  if (width !== layout.width && width !== 2 + features) {
+    throw new Error(
+      `an online state has ${width - 2} values per event where this view has ${layout.width - 2} columns (${features} features): the view changed without a new version`,
+    );
+  }
+  let out = tail;
+  if (width !== layout.width) {
+    out = [];
+    for (let k = 0; k < tail.length; k += width) {
+      out.push(tail[k] as Value, tail[k + 1] as Value);
+      for (const f of layout.slots) out.push(tail[k + 2 + f] as Value);
+    }
+  }
+  return { tail: out, width: layout.width, head: s.head, first: s.first, seq: s.seq, taken: 0 };
+}
+
+/** A view compiled for the stream: key extraction, `where`, and one evaluator per column slot. */
 export class ViewRuntime {
   readonly keyOf: (row: Row) => string | null;
+  readonly layout: TailLayout;
   private readonly where: Evaluator | undefined;
-  private readonly columns: (Evaluator | undefined)[];
-  /**
-   * Per feature, the earlier feature over the same column text (-1: none). Its value is reused:
-   * one value per entry instead of one per feature (a double read from a parsed row is a new heap
-   * number at each read, and every tail entry lives as long as its window).
-   */
-  private readonly sameAs: Int32Array;
+  /** One evaluator per slot of the layout. */
+  private readonly slots: Evaluator[];
 
   constructor(
     readonly view: View,
@@ -47,42 +119,51 @@ export class ViewRuntime {
     if (!source) throw new Error(`view ${view.name} names unknown source ${view.source}`);
     const ctx = { timezone, columns: source.columns };
     this.where = view.where ? compileEvaluator(view.where, ctx) : undefined;
-    this.columns = view.features.map((f) => (f.column ? compileEvaluator(f.column, ctx) : undefined));
-    this.sameAs = Int32Array.from(view.features, (f, i) =>
-      f.columnText === undefined
-        ? -1
-        : view.features.findIndex((g, j) => j < i && g.column !== undefined && g.columnText === f.columnText),
-    );
+    this.layout = tailLayout(view);
+    this.slots = this.layout.slots.map((f) => {
+      const column = view.features[f]?.column;
+      if (!column) throw new Error(`feature ${f} of view ${view.name} has no column`);
+      return compileEvaluator(column, ctx);
+    });
     this.keyOf = entityKeyOf(view.keys);
   }
 
-  /** The entry an event adds, or null when `where` is not TRUE for it. */
-  entry(row: Row, ts: Instant, seq: number): TailEntry | null {
-    if (this.where && this.where(row) !== true) return null;
-    const cols = this.columns;
-    // made at its final length: pushing onto a two-element literal grows its backing store to 19
-    // slots, and an entry lives as long as its window
-    const e = new Array(2 + cols.length) as TailEntry;
-    e[0] = ts;
-    e[1] = seq;
-    for (let i = 0; i < cols.length; i++) {
-      const c = cols[i];
-      const same = this.sameAs[i] as number;
-      e[2 + i] = same >= 0 ? (e[2 + same] as Value) : c ? c(row) : true;
-    }
-    return e;
+  /** A state of this view with no event. */
+  emptyState(): EntityState {
+    return emptyState(this.layout.width);
   }
 
-  /** Applies one entry; false when the state already holds this sequence (idempotent replay). */
-  apply(state: EntityState, e: TailEntry): boolean {
-    if (e[1] <= state.seq) return false;
-    state.seq = e[1];
-    if (state.first === null || e[0] < state.first) state.first = e[0];
+  /** Whether an event counts for this view (`where` is TRUE for it, or there is none). */
+  accepts(row: Row): boolean {
+    return this.where === undefined || this.where(row) === true;
+  }
+
+  /** A state in this view's layout (see inLayout): states of earlier versions are converted. */
+  adapt(state: EntityState): EntityState {
+    return inLayout(state, this.layout, this.view.features.length);
+  }
+
+  /**
+   * Applies one accepted event (its values evaluated into the tail at its place by instant);
+   * false when the state already holds this sequence (idempotent replay).
+   */
+  apply(state: EntityState, row: Row, ts: Instant, seq: number): boolean {
+    if (seq <= state.seq) return false;
+    state.seq = seq;
+    if (state.first === null || ts < state.first) state.first = ts;
     const tail = state.tail;
+    const w = state.width;
+    const slots = this.slots;
     let i = tail.length;
-    while (i > 0 && (tail[i - 1] as TailEntry)[0] > e[0]) i--;
-    if (i === tail.length) tail.push(e);
-    else tail.splice(i, 0, e);
+    while (i > 0 && (tail[i - w] as number) > ts) i -= w;
+    if (i === tail.length) {
+      tail.push(ts, seq);
+      for (let k = 0; k < slots.length; k++) tail.push((slots[k] as Evaluator)(row));
+    } else {
+      const vals: Value[] = [ts, seq];
+      for (let k = 0; k < slots.length; k++) vals.push((slots[k] as Evaluator)(row));
+      tail.splice(i, 0, ...vals);
+    }
     return true;
   }
 
@@ -109,29 +190,37 @@ export class ViewRuntime {
     // no entry is older than the state's first event: the tail need not be read (a cache miss per
     // dirty state at every checkpoint)
     if (state.first !== null && state.first >= oldest) return false;
-    let n = 0;
-    while (n < state.tail.length && (state.tail[n] as TailEntry)[0] < oldest) n++;
-    if (n === 0) return false;
+    const tail = state.tail;
+    const w = state.width;
+    let end = 0;
+    while (end < tail.length && (tail[end] as number) < oldest) end += w;
+    if (end === 0) return false;
+    const features = this.view.features;
+    const at = this.layout.at;
     let head = state.head;
     if (!head) {
       head = {};
-      for (const [i, f] of this.view.features.entries()) {
+      for (const [i, f] of features.entries()) {
         if (f.window.kind === 'all') head[i] = INCREMENTAL[f.agg].zero();
       }
     }
-    for (let k = 0; k < n; k++) {
-      const e = state.tail[k] as TailEntry;
-      for (const [i, f] of this.view.features.entries()) {
-        if (i in head) head[i] = INCREMENTAL[f.agg].update(head[i] as PartialAgg, e[2 + i] as Value, e[0]);
+    for (let k = 0; k < end; k += w) {
+      for (const [i, f] of features.entries()) {
+        if (!(i in head)) continue;
+        const a = at[i] as number;
+        const v = a < 0 ? true : (tail[k + a] as Value);
+        head[i] = INCREMENTAL[f.agg].update(head[i] as PartialAgg, v, tail[k] as number);
       }
     }
     state.head = head;
-    state.tail.splice(0, n);
+    tail.splice(0, end);
+    state.taken += end / w;
     return true;
   }
 
   /** The feature values served for a read at `at` (window [at - W, at)), or null if absent then. */
-  valuesAt(state: EntityState, at: Instant): Value[] | null {
+  valuesAt(stored: EntityState, at: Instant): Value[] | null {
+    const state = this.adapt(stored);
     if (state.first === null || state.first >= at) return null;
     const referenceDate = asOfDateAt(at, this.view.cutoff, this.timezone);
     const ctx = { referenceDate, timezone: this.timezone };
@@ -141,7 +230,8 @@ export class ViewRuntime {
         f.agg,
         head && i in head ? head[i] : undefined,
         state.tail,
-        2 + i,
+        state.width,
+        this.layout.at[i] as number,
         windowStart(at, f.window, this.timezone),
         at,
         ctx,

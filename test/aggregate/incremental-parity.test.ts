@@ -11,7 +11,7 @@ import { DuckDbEngine } from '../../src/engines/duckdb/engine.js';
 import { loadProject } from '../../src/pipeline/project.js';
 import { planViewAt } from '../../src/plan/view-at.js';
 import { checkEvent } from '../../src/stream/event.js';
-import { type EntityState, emptyState, ViewRuntime } from '../../src/stream/state.js';
+import { type EntityState, ViewRuntime } from '../../src/stream/state.js';
 import { makeProject } from '../support/project.js';
 
 const TIMEZONES = ['UTC', 'Europe/Paris', 'America/New_York'];
@@ -142,10 +142,9 @@ describe('incremental aggregation == DuckDB batch at the read time', () => {
             const c = checkEvent(raw, source, ['user_id'], tz);
             if (!c.ok) throw new Error(c.reason);
             const key = rt.keyOf(c.row) as string;
-            const st = states.get(key) ?? emptyState();
+            const st = states.get(key) ?? rt.emptyState();
             states.set(key, st);
-            const e = rt.entry(c.row, c.ts, seq);
-            if (e) rt.apply(st, e);
+            if (rt.accepts(c.row)) rt.apply(st, c.row, c.ts, seq);
           }
           const ats = reads.map((r) => T0 + (snapReads ? Math.floor(r / 3_600_000) * 3_600_000 : r));
           // compacted state (bounded memory) serves the same values for reads at or after its horizon
@@ -158,7 +157,7 @@ describe('incremental aggregation == DuckDB batch at the read time', () => {
           }
           for (const at of ats) {
             for (const [k, st] of states) {
-              expect(rt.valuesAt(compacted.get(k) ?? emptyState(), at), 'compaction').toEqual(
+              expect(rt.valuesAt(compacted.get(k) ?? rt.emptyState(), at), 'compaction').toEqual(
                 rt.valuesAt(st, at),
               );
             }

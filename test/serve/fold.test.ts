@@ -11,7 +11,7 @@ import { valuesOf } from '../../src/pipeline/online-read.js';
 import { loadProject } from '../../src/pipeline/project.js';
 import { jsonValue, ViewFold } from '../../src/serve/fold.js';
 import type { Project } from '../../src/spec/project.js';
-import { type EntityState, emptyState, ViewRuntime } from '../../src/stream/state.js';
+import { type EntityState, ViewRuntime } from '../../src/stream/state.js';
 import { makeProject } from '../support/project.js';
 
 const SPEC = `project: f
@@ -80,11 +80,10 @@ describe('serving fold', () => {
 
   /** A state of these events applied in order, compacted at `horizon` when given. */
   const stateOf = (events: Ev[], horizon: number | null) => {
-    const s = emptyState();
+    const s = rt.emptyState();
     events.forEach((e, i) => {
       const row = { user_id: 'u', ...e, ts: T0 + e.t };
-      const entry = rt.entry(row, T0 + e.t, i);
-      if (entry) rt.apply(s, entry);
+      if (rt.accepts(row)) rt.apply(s, row, T0 + e.t, i);
     });
     if (horizon !== null) rt.compact(s, T0 + horizon);
     return s;

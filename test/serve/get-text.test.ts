@@ -13,7 +13,7 @@ import { loadProject } from '../../src/pipeline/project.js';
 import { createServer } from '../../src/serve/server.js';
 import type { Project } from '../../src/spec/project.js';
 import { emptyCheckpoint, OnlineStore } from '../../src/storage/online/sqlite.js';
-import { type EntityState, emptyState, ViewRuntime } from '../../src/stream/state.js';
+import { type EntityState, ViewRuntime } from '../../src/stream/state.js';
 import { systemClock } from '../../src/time/index.js';
 import { makeProject } from '../support/project.js';
 import { SPEC } from '../support/stream.js';
@@ -46,10 +46,11 @@ describe('single GET answered as text', () => {
   const commit = (events: { user: string; ts: string; amount: number }[]) => {
     let maxTs = 0;
     for (const e of events) {
-      const s = states.get(e.user) ?? emptyState();
+      const s = states.get(e.user) ?? rt.emptyState();
       const ts = T(e.ts);
-      const entry = rt.entry({ user_id: e.user, event_ts: ts, amount: e.amount, status: 'ok' }, ts, seq++);
-      if (entry) rt.apply(s, entry);
+      const row = { user_id: e.user, event_ts: ts, amount: e.amount, status: 'ok' };
+      if (rt.accepts(row)) rt.apply(s, row, ts, seq);
+      seq++;
       states.set(e.user, s);
       maxTs = Math.max(maxTs, ts);
     }

@@ -6,6 +6,7 @@ import { RedisOnline } from '../../src/storage/online/redis.js';
 import { emptyCheckpoint } from '../../src/storage/online/sqlite.js';
 import type { EntityState } from '../../src/stream/state.js';
 import { type RunningServer, startRedis } from '../support/redis.js';
+import { stateOf } from '../support/states.js';
 
 let redis: RunningServer;
 beforeAll(async () => {
@@ -21,7 +22,7 @@ describe('Redis online store multi-get', () => {
     try {
       const states: Record<string, EntityState> = {};
       for (let i = 0; i < 20; i++) {
-        states[`u${i}`] = { tail: [[1000 + i, i, i * 1.5]], head: null, first: 1000 + i, seq: i };
+        states[`u${i}`] = stateOf({ tail: [[1000 + i, i, i * 1.5]], first: 1000 + i, seq: i });
       }
       await store.commit(
         'events',

@@ -10,16 +10,14 @@ import { OnlineReader, StateCache, stateCacheCounts } from '../../src/storage/on
 import { emptyCheckpoint, OnlineStore } from '../../src/storage/online/sqlite.js';
 import type { EntityState } from '../../src/stream/state.js';
 import { tempDir } from '../support/project.js';
+import { entriesOf, stateOf } from '../support/states.js';
 
 const T0 = Date.UTC(2025, 2, 1);
 
 /** A state of `n` events of amount `amount`, the last of sequence `seq`. */
 function state(n: number, amount: number, seq: number): EntityState {
-  const tail = Array.from(
-    { length: n },
-    (_, i) => [T0 + i * 1000, seq - n + 1 + i, amount] as EntityState['tail'][number],
-  );
-  return { tail, head: null, first: T0, seq };
+  const tail = Array.from({ length: n }, (_, i) => [T0 + i * 1000, seq - n + 1 + i, amount]);
+  return stateOf({ tail, first: T0, seq, width: 3 });
 }
 
 describe('serving state cache', () => {
@@ -50,7 +48,7 @@ describe('serving state cache', () => {
     commit({ a: state(1, 10, 1) });
     const reader = OnlineReader.open(dir);
     try {
-      expect(reader.getState('v', 'a')?.tail.map((e) => e[2])).toEqual([10]);
+      expect(entriesOf(reader.getState('v', 'a'))?.map((e) => e[2])).toEqual([10]);
       expect(reader.getState('v', 'b')).toBeNull();
       expect(reader.cache.size).toBe(0); // a first read is not kept
       reader.getState('v', 'a');
@@ -67,11 +65,11 @@ describe('serving state cache', () => {
 
       // the job appends an event to a and creates b: both are read anew, so are the checkpoints
       const a = state(1, 10, 1);
-      a.tail.push([T0 + 5000, 2, 7]);
+      a.tail.push(T0 + 5000, 2, 7);
       a.seq = 2;
       commit({ a, b: state(2, 3, 4) }, T0 + 5000);
-      expect(reader.getState('v', 'a')?.tail.map((e) => e[2])).toEqual([10, 7]);
-      expect(reader.getState('v', 'b')?.tail.map((e) => e[2])).toEqual([3, 3]);
+      expect(entriesOf(reader.getState('v', 'a'))?.map((e) => e[2])).toEqual([10, 7]);
+      expect(entriesOf(reader.getState('v', 'b'))?.map((e) => e[2])).toEqual([3, 3]);
       expect(reader.checkpointsOf('v')[0]).toMatchObject({ nextSeq: seq, maxTs: T0 + 5000 });
       expect(reader.getStates('v', ['b', 'nobody', 'a'])).toEqual([
         reader.getState('v', 'b'),
@@ -108,7 +106,7 @@ describe('serving state cache', () => {
       reader.getState('v', 'b');
       expect(stateCacheCounts.misses - before.misses).toBe(1);
       // a state heavier than the whole cache is served but not kept
-      expect(reader.getState('v', 'big')?.tail).toHaveLength(9);
+      expect(reader.getState('v', 'big')?.tail).toHaveLength(9 * 3);
       expect(reader.cache.totalWeight).toBeLessThanOrEqual(6);
       const uncached = OnlineReader.open(dir, { cacheWeight: 0 });
       try {

@@ -79,10 +79,12 @@ describe('PrimaryKeyIndex', () => {
                 expect(d.view).toBe(dedupeView('s'));
                 const e = ref.get(d.key) as PkEntry;
                 expect(d.state).toEqual({
-                  tail: [[e.ts, e.seq, ...e.keys]],
+                  tail: [e.ts, e.seq, ...e.keys],
+                  width: 2 + e.keys.length,
                   head: null,
                   first: e.ts,
                   seq: e.seq,
+                  taken: 0,
                 });
                 saved.set(d.key, d.state);
               }
@@ -93,8 +95,7 @@ describe('PrimaryKeyIndex', () => {
           // a restart loads what was saved: every key saved answers as saved
           const reloaded = new PrimaryKeyIndex('s', ['id'], saved);
           for (const [pk, st] of saved) {
-            const e = st.tail[0] as [number, number, ...(string | null)[]];
-            expect(reloaded.previous(pk)).toEqual({ seq: st.seq, ts: e[0], keys: e.slice(2) });
+            expect(reloaded.previous(pk)).toEqual({ seq: st.seq, ts: st.tail[0], keys: st.tail.slice(2) });
           }
         },
       ),

@@ -167,8 +167,8 @@ describe('online: { type: redis }', () => {
 
   it('never moves a state back, and publish and serve use the same Redis store', async () => {
     const store = await RedisOnline.open(redis.url, 'asof:m:');
-    const newer = { ...emptyState(), seq: 10, first: 1, tail: [[1, 10, 5]] as never };
-    const older = { ...emptyState(), seq: 4, first: 1, tail: [[1, 4, 1]] as never };
+    const newer = { ...emptyState(3), seq: 10, first: 1, tail: [1, 10, 5] };
+    const older = { ...emptyState(3), seq: 4, first: 1, tail: [1, 4, 1] };
     const ck = { ...emptyCheckpoint(), nextSeq: 11 };
     await store.commit('events', ['v'], ck, [{ view: 'v', key: 'k', state: newer }], 0);
     await store.commit('events', ['v'], ck, [{ view: 'v', key: 'k', state: older }], 0);

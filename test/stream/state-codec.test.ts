@@ -1,11 +1,18 @@
 // The embedded store's binary state form: decode(encode(s)) is s for random states (every value
-// type, shared feature columns, compacted heads), and rows stored as JSON text by earlier versions
-// still decode.
+// type, any width, compacted heads), and rows stored by earlier versions (an array per event, in
+// format 1 or as JSON text) still decode and are put in the view's layout.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeState, encodeState } from '../../src/storage/online/state-codec.js';
-import type { EntityState, TailEntry } from '../../src/stream/state.js';
+import type { Value } from '../../src/expr/evaluate.js';
+import {
+  decodeEvents,
+  decodeState,
+  encodeEvents,
+  encodeState,
+  stateJson,
+} from '../../src/storage/online/state-codec.js';
+import { type EntityState, inLayout } from '../../src/stream/state.js';
 
 const value = fc.oneof(
   fc.constant(null),
@@ -18,23 +25,19 @@ const value = fc.oneof(
   fc.string({ unit: 'grapheme' }),
 );
 
-const entry = (features: number) =>
-  fc
-    .tuple(
-      fc.integer({ min: 0, max: 4_102_444_800_000 }),
-      fc.integer({ min: 0, max: 2 ** 50 }),
-      fc.array(value, { minLength: features, maxLength: features }),
-      fc.array(fc.nat({ max: Math.max(0, features - 1) }), { maxLength: features }),
-    )
-    .map(([ts, seq, vals, copies]) => {
-      // features over one column hold the same value: copy some earlier values forward
-      for (const [i, c] of copies.entries()) if (c < i && i < vals.length) vals[i] = vals[c] ?? null;
-      return [ts, seq, ...vals] as TailEntry;
-    });
-
-const state: fc.Arbitrary<EntityState> = fc.integer({ min: 0, max: 12 }).chain((features) =>
+const state: fc.Arbitrary<EntityState> = fc.integer({ min: 2, max: 14 }).chain((width) =>
   fc.record({
-    tail: fc.array(entry(features), { maxLength: 20 }),
+    tail: fc
+      .array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 4_102_444_800_000 }),
+          fc.integer({ min: 0, max: 2 ** 50 }),
+          fc.array(value, { minLength: width - 2, maxLength: width - 2 }),
+        ),
+        { maxLength: 20 },
+      )
+      .map((events) => events.flatMap(([ts, seq, vals]) => [ts, seq, ...vals])),
+    width: fc.constant(width),
     head: fc.option(
       fc.dictionary(
         fc.nat({ max: 11 }).map(String),
@@ -48,11 +51,47 @@ const state: fc.Arbitrary<EntityState> = fc.integer({ min: 0, max: 12 }).chain((
     ),
     first: fc.option(fc.integer({ min: 0, max: 4_102_444_800_000 }), { nil: null }),
     seq: fc.integer({ min: -1, max: 2 ** 50 }),
+    taken: fc.constant(0),
   }),
 );
 
+/**
+ * A row as versions before the flat tail stored it (format 1): an array per event, its length
+ * first, a value repeated from an earlier feature of the same event as a reference.
+ */
+function formatOne(s: { seq: number; first: number; entries: Value[][] }): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(25);
+  head[0] = 1;
+  head.writeDoubleLE(s.seq, 1);
+  head.writeDoubleLE(s.first, 9);
+  head.writeUInt32LE(0, 17);
+  head.writeUInt32LE(s.entries.length, 21);
+  parts.push(head);
+  for (const e of s.entries) {
+    const b = Buffer.alloc(17);
+    b[0] = e.length;
+    b.writeDoubleLE(e[0] as number, 1);
+    b.writeDoubleLE(e[1] as number, 9);
+    parts.push(b);
+    for (let i = 2; i < e.length; i++) {
+      const v = e[i];
+      const ref = e.findIndex((x, j) => j >= 2 && j < i && x === v && typeof v === 'number');
+      if (ref >= 0) parts.push(Buffer.from([6, ref]));
+      else if (v === true) parts.push(Buffer.from([1]));
+      else {
+        const f = Buffer.alloc(9);
+        f[0] = 3;
+        f.writeDoubleLE(v as number, 1);
+        parts.push(f);
+      }
+    }
+  }
+  return Buffer.concat(parts);
+}
+
 describe('online state codec', () => {
-  it('decodes what it encodes, value for value (including -0 and shared columns)', () => {
+  it('decodes what it encodes, value for value (including -0)', () => {
     fc.assert(
       fc.property(state, (s) => {
         const bytes = encodeState(s);
@@ -61,42 +100,67 @@ describe('online state codec', () => {
         const back = decodeState(stored);
         expect(back.seq).toBe(s.seq);
         expect(back.first).toBe(s.first);
+        expect(back.width).toBe(s.width);
         // heads (the partials of `all` windows) keep their JSON form, as before
         expect(back.head).toEqual(s.head === null ? null : JSON.parse(JSON.stringify(s.head)));
         expect(back.tail.length).toBe(s.tail.length);
-        s.tail.forEach((e, k) => {
-          const b = back.tail[k] as TailEntry;
-          expect(b.length).toBe(e.length);
-          e.forEach((v, i) => {
-            expect(Object.is(b[i], v)).toBe(true);
-          });
+        s.tail.forEach((v, i) => {
+          expect(Object.is(back.tail[i], v)).toBe(true);
         });
       }),
       { numRuns: 500, seed: 8 },
     );
   });
 
-  it('is smaller than the JSON text for the benchmark view, and reads JSON rows of earlier versions', () => {
+  it('is smaller than the JSON text for the benchmark view, and reads rows of earlier versions', () => {
+    // the benchmark view's layout: avg, sum and max over amount share one slot; count and exists have none
+    const layout = { width: 3, at: Int32Array.from([2, -1, 2, 2, -1]), slots: [0] };
     const s: EntityState = {
-      tail: [
-        [1749554355000, 44918, 10.66, true, 10.66, 10.66, true],
-        [1749937738000, 73060, 37.29, true, 37.29, 37.29, true],
-      ],
+      tail: [1749554355000, 44918, 10.66, 1749937738000, 73060, 37.29],
+      width: 3,
       head: null,
       first: 1749554355000,
       seq: 73060,
+      taken: 0,
     };
     const bytes = encodeState(s) as Buffer;
     expect(bytes.length).toBeLessThan(JSON.stringify(s).length * 0.7);
     expect(decodeState(Buffer.from(bytes))).toEqual(s);
-    expect(decodeState(JSON.stringify(s))).toEqual(s);
+    expect(decodeState(stateJson(s))).toEqual(s);
+    // earlier versions: a value per feature (format 1 and JSON text of entry arrays)
+    const entries = [
+      [1749554355000, 44918, 10.66, true, 10.66, 10.66, true],
+      [1749937738000, 73060, 37.29, true, 37.29, 37.29, true],
+    ];
+    const old = { tail: entries, head: null, first: 1749554355000, seq: 73060 };
+    for (const row of [formatOne({ seq: 73060, first: 1749554355000, entries }), JSON.stringify(old)]) {
+      const back = decodeState(row);
+      expect(back.width).toBe(7);
+      expect(back.tail).toEqual(entries.flat());
+      expect(inLayout(back, layout, 5)).toEqual(s);
+    }
+    // a state already in the layout is itself
+    expect(inLayout(s, layout, 5)).toBe(s);
+    expect(() => inLayout({ ...s, width: 4, tail: [1, 2, 3, 4] }, layout, 5)).toThrow(
+      /2 values per event where this view has 1 columns/,
+    );
   });
 
-  it('keeps the JSON text for entries too wide for the binary form', () => {
-    const wide = [1, 2, ...Array.from({ length: 300 }, (_, i) => i)] as TailEntry;
-    const s: EntityState = { tail: [wide], head: null, first: 1, seq: 2 };
+  it('keeps the JSON text for states too wide for the binary form', () => {
+    const wide = [1, 2, ...Array.from({ length: 300 }, (_, i) => i)];
+    const s: EntityState = { tail: wide, width: wide.length, head: null, first: 1, seq: 2, taken: 0 };
     const out = encodeState(s);
     expect(typeof out).toBe('string');
     expect(decodeState(out)).toEqual(s);
+  });
+
+  it('writes chosen events of a tail as one log payload', () => {
+    const tail = [10, 1, 'a', 20, 2, null, 30, 3, -0];
+    const bytes = Buffer.from(encodeEvents(tail, 3, [6, 0]) as Buffer);
+    const back = decodeEvents(bytes, 0);
+    expect(back.width).toBe(3);
+    expect(back.values).toEqual([30, 3, -0, 10, 1, 'a']);
+    expect(Object.is(back.values[2], -0)).toBe(true);
+    expect(decodeEvents(Buffer.from(encodeEvents(tail, 3) as Buffer), 0).values).toEqual(tail);
   });
 });

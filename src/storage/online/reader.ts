@@ -5,7 +5,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AsofError } from '../../errors.js';
-import type { EntityState } from '../../stream/state.js';
+import { type EntityState, entryCount } from '../../stream/state.js';
 import { type Checkpoint, ONLINE_FILE, StateRows } from './sqlite.js';
 
 /**
@@ -15,7 +15,7 @@ import { type Checkpoint, ONLINE_FILE, StateRows } from './sqlite.js';
 export const DEFAULT_STATE_CACHE_WEIGHT = 500_000;
 
 /** A state weighs 1 + its tail entries; an absent entity (null) weighs 1. */
-const weightOf = (s: EntityState | null) => (s === null ? 1 : 1 + s.tail.length);
+const weightOf = (s: EntityState | null) => (s === null ? 1 : 1 + entryCount(s));
 
 /** Lookups of every state cache of this process (exported as serve metrics). */
 export const stateCacheCounts = { hits: 0, misses: 0 };

@@ -9,6 +9,7 @@ import type { Value } from '../../expr/evaluate.js';
 import type { EntityState } from '../../stream/state.js';
 import type { PublishedMeta } from './published.js';
 import type { Checkpoint, DirtyState } from './sqlite.js';
+import { decodeState, stateJson } from './state-codec.js';
 import type { OnlineReadStore, PublishStore, StreamStateStore } from './store.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -70,7 +71,7 @@ export class RedisOnline implements StreamStateStore, OnlineReadStore, PublishSt
     let cursor = '0';
     do {
       const r = await this.client.hScan(this.key('state', view), cursor, { COUNT: 1000 });
-      for (const e of r.entries) out.set(e.field, JSON.parse(e.value) as EntityState);
+      for (const e of r.entries) out.set(e.field, decodeState(e.value));
       cursor = String(r.cursor);
     } while (cursor !== '0');
     return out;
@@ -95,8 +96,7 @@ export class RedisOnline implements StreamStateStore, OnlineReadStore, PublishSt
     for (const [view, list] of byView) {
       for (let i = 0; i < list.length; i += CHUNK) {
         const args: string[] = [];
-        for (const d of list.slice(i, i + CHUNK))
-          args.push(d.key, String(d.state.seq), JSON.stringify(d.state));
+        for (const d of list.slice(i, i + CHUNK)) args.push(d.key, String(d.state.seq), stateJson(d.state));
         tx.eval(UPSERT, { keys: [this.key('state', view), this.key('seq', view)], arguments: args });
       }
     }
@@ -106,13 +106,13 @@ export class RedisOnline implements StreamStateStore, OnlineReadStore, PublishSt
 
   async getState(view: string, key: string): Promise<EntityState | null> {
     const v = await this.client.hGet(this.key('state', view), key);
-    return v ? (JSON.parse(v) as EntityState) : null;
+    return v ? decodeState(v) : null;
   }
 
   async getStates(view: string, keys: readonly string[]): Promise<(EntityState | null)[]> {
     if (keys.length === 0) return [];
     const vs = await this.client.hmGet(this.key('state', view), [...keys]);
-    return vs.map((v) => (v ? (JSON.parse(v) as EntityState) : null));
+    return vs.map((v) => (v ? decodeState(v) : null));
   }
 
   async checkpointsOf(view: string): Promise<Checkpoint[]> {

@@ -8,8 +8,16 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { AsofError } from '../../errors.js';
-import type { EntityState, TailEntry } from '../../stream/state.js';
-import { decodeEntries, decodeEntry, decodeState, encodeEntries, encodeState } from './state-codec.js';
+import { type EntityState, entryCount } from '../../stream/state.js';
+import {
+  decodeEntries,
+  decodeEntry,
+  decodeEvents,
+  decodeState,
+  type Events,
+  encodeEvents,
+  encodeState,
+} from './state-codec.js';
 
 export const ONLINE_FILE = 'online.sqlite';
 
@@ -66,9 +74,12 @@ export interface DirtyState {
  * The primary-key index (views named `__pk:<source>`) is read only by the job on restart: it is
  * appended to `pk_log` (one row per commit) and rows older than the dedupe horizon are deleted.
  */
+/** Events in format 1 (an array per event: written by earlier versions, still read). */
 const LOG_ENTRIES = 0;
 const LOG_STATE = 1;
 const LOG_JSON = 2;
+/** New events of a state (encodeEvents). */
+const LOG_EVENTS = 3;
 
 /** Default: start a merge sweep once the log holds this many entries (bounds readers' memory). */
 const MERGE_AFTER_ENTRIES = 200_000;
@@ -110,14 +121,15 @@ interface LogRef {
 }
 
 /**
- * Sorts strings (by UTF-16 code units, as `<` does) a bounded amount of work at a time: sorted runs
- * of RUN, then bottom-up merges, resumable anywhere. The merge sweep orders its keys with it over
- * several commits, where one `sort` of every pending key stopped a commit for ~40 ms.
+ * Sorts items (strings by UTF-16 code units as `<=` does, or by `le`) a bounded amount of work at
+ * a time: sorted runs of RUN, then bottom-up merges, resumable anywhere (stable). The merge sweep
+ * orders its states with it over several commits, where one `sort` of every pending key stopped a
+ * commit for ~40 ms.
  */
-export class StepSort {
+export class StepSort<T = string> {
   private static readonly RUN = 32;
-  private src: string[];
-  private dst: string[];
+  private src: T[];
+  private dst: T[];
   /** Width of the runs being merged (RUN-long runs are sorted first, while `at` < n). */
   private width = 0;
   /** Start of the pair of runs being merged, and where the merge stands within it. */
@@ -127,14 +139,17 @@ export class StepSort {
   private o = 0;
   done = false;
 
-  constructor(items: string[]) {
+  constructor(
+    items: T[],
+    private readonly le: (a: T, b: T) => boolean = (a, b) => a <= b,
+  ) {
     this.src = items;
-    this.dst = new Array<string>(items.length);
+    this.dst = new Array<T>(items.length);
     if (items.length <= 1) this.done = true;
   }
 
   /** The sorted items (once done). */
-  get result(): string[] {
+  get result(): T[] {
     return this.src;
   }
 
@@ -147,12 +162,13 @@ export class StepSort {
       if (this.width === 0) {
         // insertion sort of one run (about RUN * 4 moves on random keys)
         const a = this.src;
+        const le = this.le;
         const end = Math.min(n, this.at + RUN);
         for (let i = this.at + 1; i < end; i++) {
-          const x = a[i] as string;
+          const x = a[i] as T;
           let j = i - 1;
-          while (j >= this.at && (a[j] as string) > x) {
-            a[j + 1] = a[j] as string;
+          while (j >= this.at && !le(a[j] as T, x)) {
+            a[j + 1] = a[j] as T;
             j--;
           }
           a[j + 1] = x;
@@ -168,8 +184,8 @@ export class StepSort {
       const end = Math.min(n, this.at + 2 * this.width);
       let { l, r, o } = this;
       while (o < end && left > 0) {
-        if (l < mid && (r >= end || (a[l] as string) <= (a[r] as string))) b[o++] = a[l++] as string;
-        else b[o++] = a[r++] as string;
+        if (l < mid && (r >= end || this.le(a[l] as T, a[r] as T))) b[o++] = a[l++] as T;
+        else b[o++] = a[r++] as T;
         left--;
       }
       this.l = l;
@@ -268,9 +284,10 @@ function scanLog(buf: Buffer, each: (kind: number, view: string, key: string, st
 
 /** Applies one log record to a state (null when there is none yet); returns the state. */
 function applyRecord(s: EntityState | null, ref: LogRef): EntityState {
-  if (ref.kind === LOG_ENTRIES) {
-    const st = s ?? { tail: [], head: null, first: null, seq: -1 };
-    for (const e of decodeEntries(ref.buf, ref.start)) addEntry(st, e);
+  if (ref.kind === LOG_ENTRIES || ref.kind === LOG_EVENTS) {
+    const ev = ref.kind === LOG_EVENTS ? decodeEvents(ref.buf, ref.start) : decodeEntries(ref.buf, ref.start);
+    const st = s ?? { tail: [], width: ev.width, head: null, first: null, seq: -1, taken: 0 };
+    addEvents(st, ev);
     return st;
   }
   const len = ref.buf.readUInt32LE(ref.start - 4);
@@ -397,7 +414,7 @@ export class StateRows {
         'SELECT seq, entry FROM state_entry WHERE view = ? AND key = ? AND seq > ? ORDER BY seq',
       );
       for (const r of this.legacyGet.iterate(view, key, seq)) {
-        addEntry(s, decodeEntry((r as { entry: Buffer }).entry));
+        addEvents(s, decodeEntry((r as { entry: Buffer }).entry));
       }
     } catch {
       this.legacyGone = true;
@@ -424,7 +441,7 @@ export class StateRows {
         for (const r of this.legacyAll.iterate(view)) {
           const row = r as { key: string; seq: number; entry: Buffer };
           const it = out.get(row.key);
-          if (it) addEntry(it.state, decodeEntry(row.entry));
+          if (it) addEvents(it.state, decodeEntry(row.entry));
         }
       } catch {
         this.legacyGone = true;
@@ -449,23 +466,32 @@ function headText(s: EntityState): string | null {
 }
 
 /**
- * Adds an entry to a state as ViewRuntime.apply added it (entries come in sequence order): after
- * every entry at or before its instant, so the tail keeps its (instant, sequence) order.
+ * Adds events to a state as ViewRuntime.apply added them (events come in sequence order): each
+ * after every event at or before its instant, so the tail keeps its (instant, sequence) order.
  */
-function addEntry(s: EntityState, e: TailEntry): void {
-  if (e[1] <= s.seq) return;
-  s.seq = e[1];
-  if (s.first === null || e[0] < s.first) s.first = e[0];
-  const tail = s.tail;
-  let i = tail.length;
-  while (i > 0 && (tail[i - 1] as TailEntry)[0] > e[0]) i--;
-  tail.splice(i, 0, e);
+function addEvents(s: EntityState, ev: Events): void {
+  const { values, width } = ev;
+  for (let k = 0; k < values.length; k += width) {
+    const ts = values[k] as number;
+    const seq = values[k + 1] as number;
+    if (seq <= s.seq) continue;
+    if (width !== s.width)
+      throw new Error(
+        `online store: an event of ${width} values for a state of ${s.width} (sequence ${seq})`,
+      );
+    s.seq = seq;
+    if (s.first === null || ts < s.first) s.first = ts;
+    const tail = s.tail;
+    let i = tail.length;
+    while (i > 0 && (tail[i - width] as number) > ts) i -= width;
+    tail.splice(i, 0, ...values.slice(k, k + width));
+  }
 }
 
-/** What was last written of a state object: entry count, sequence, start and head. */
+/** What was last written of a state object: event count, events taken out, sequence, start and head. */
 interface Written {
-  /** The tail's first entry (by identity): taking entries out replaces it (stream/dedupe.ts, compaction). */
-  front: TailEntry | undefined;
+  /** EntityState.taken then: taking events out (compaction, stream/dedupe.ts) makes the next write whole. */
+  taken: number;
   count: number;
   first: number | null;
   head: string | null;
@@ -488,22 +514,25 @@ export class OnlineStore {
   private rows: StateRows | undefined;
   /** The states this connection loaded or wrote, to write only their new entries next time. */
   private readonly written = new WeakMap<EntityState, Written>();
-  /** States with log records, in the order of their first one (the oldest `since` first). */
-  private readonly pending = new Map<string, Pending>();
+  /**
+   * States with log records, in the order of their first one (the oldest `since` first), by state
+   * object: a key of view and entity made per record was a string built and hashed per event.
+   */
+  private readonly pending = new Map<EntityState, Pending>();
   /** Live log rows (id, records) in id order, and their records in all. */
   private logRows: [number, number][] = [];
   private logRecords = 0;
   /**
-   * The merge sweep under way. It first collects the pending keys (`gather`, in first-log order)
-   * and sorts them (`sort`), a bounded share per commit, then merges them in key order (`at` of
-   * `todo`), in proportion to each commit's records.
+   * The merge sweep under way. It first collects the pending states (`gather`, in first-log order)
+   * and sorts them by view and key (`sort`), a bounded share per commit, then merges them in that
+   * order (`at` of `todo`), in proportion to each commit's records.
    */
   private sweep: {
-    gather: MapIterator<string> | null;
+    gather: MapIterator<Pending> | null;
     left: number;
-    keys: string[];
-    sort: StepSort | null;
-    todo: string[];
+    keys: Pending[];
+    sort: StepSort<Pending> | null;
+    todo: Pending[];
     at: number;
   } | null = null;
   private deleteLog: Database.Statement | undefined;
@@ -650,11 +679,11 @@ export class OnlineStore {
       const state = it.state;
       out.set(key, state);
       this.written.set(state, {
-        count: state.tail.length,
+        count: entryCount(state),
         first: state.first,
         seq: state.seq,
         head: headText(state),
-        front: state.tail[0],
+        taken: state.taken,
       });
       if (it.since !== null) since.push({ view, key, state, since: it.since });
     }
@@ -663,7 +692,7 @@ export class OnlineStore {
     if (since.length > 0) {
       const all = [...this.pending.values(), ...since].sort((a, b) => a.since - b.since);
       this.pending.clear();
-      for (const p of all) this.pending.set(vk(p.view, p.key), p);
+      for (const p of all) this.pending.set(p.state, p);
       this.sweep = null;
     }
     this.loadLogRows();
@@ -691,9 +720,18 @@ export class OnlineStore {
     const rows = this.db.prepare('SELECT data FROM pk_log WHERE view = ? ORDER BY id').iterate(view);
     for (const r of rows) {
       const data = (r as { data: Buffer }).data;
-      scanLog(data, (_kind, _view, key, start) => {
-        const e = decodeEntries(data, start)[0] as TailEntry;
-        out.set(key, { tail: [e], head: null, first: e[0], seq: e[1] });
+      scanLog(data, (kind, _view, key, start) => {
+        const { values, width } =
+          kind === LOG_EVENTS ? decodeEvents(data, start) : decodeEntries(data, start);
+        const ts = values[0] as number;
+        out.set(key, {
+          tail: values.slice(0, width),
+          width,
+          head: null,
+          first: ts,
+          seq: values[1] as number,
+          taken: 0,
+        });
       });
     }
     return out;
@@ -738,9 +776,9 @@ export class OnlineStore {
       for (const d of dirty) {
         const s = d.state;
         if (isPkView(d.view)) {
-          const e = s.tail[0];
-          const bytes = e ? encodeEntries([e]) : null;
-          if (!e || !bytes) {
+          const ts = s.tail[0] as number | undefined;
+          const bytes = ts === undefined ? null : encodeEvents(s.tail, s.width, [0]);
+          if (ts === undefined || !bytes) {
             upsert.run(d.view, d.key, s.seq, encodeState(s));
             continue;
           }
@@ -750,14 +788,14 @@ export class OnlineStore {
             p = { log: (this.pkBuilder.get(d.view) as LogBuilder).reset(), maxTs: Number.NEGATIVE_INFINITY };
             pk.set(d.view, p);
           }
-          p.log.add(LOG_ENTRIES, d.view, d.key, bytes);
-          if (e[0] > p.maxTs) p.maxTs = e[0];
+          p.log.add(LOG_EVENTS, d.view, d.key, bytes);
+          if (ts > p.maxTs) p.maxTs = ts;
           continue;
         }
         const w = this.written.get(s);
         const now: Written = {
-          front: s.tail[0],
-          count: s.tail.length,
+          taken: s.taken,
+          count: entryCount(s),
           first: s.first,
           seq: s.seq,
           head: headText(s),
@@ -767,11 +805,11 @@ export class OnlineStore {
           if (upsert.run(d.view, d.key, s.seq, encodeState(s)).changes > 0) wrote.push([s, now]);
           continue;
         }
-        const fresh = this.newEntries(s, w, now.head);
-        const bytes = fresh ? encodeEntries(fresh) : null;
+        const fresh = this.newEvents(s, w, now.head);
+        const bytes = fresh ? encodeEvents(s.tail, s.width, fresh) : null;
         if (fresh && bytes) {
           if (fresh.length === 0) continue;
-          log.add(LOG_ENTRIES, d.view, d.key, bytes);
+          log.add(LOG_EVENTS, d.view, d.key, bytes);
         } else {
           const whole = encodeState(s);
           log.add(typeof whole === 'string' ? LOG_JSON : LOG_STATE, d.view, d.key, whole);
@@ -792,9 +830,8 @@ export class OnlineStore {
         this.logRows.push([id, log.records]);
         this.logRecords += log.records;
         for (const d of logged) {
-          const k = vk(d.view, d.key);
-          if (!this.pending.has(k))
-            this.pending.set(k, { view: d.view, key: d.key, state: d.state, since: id });
+          if (!this.pending.has(d.state))
+            this.pending.set(d.state, { view: d.view, key: d.key, state: d.state, since: id });
         }
       }
       this.mergeSlice(log.records);
@@ -818,7 +855,7 @@ export class OnlineStore {
     if (!this.sweep) {
       if (this.logRecords < this.mergeAfter || this.pending.size === 0) return;
       this.sweep = {
-        gather: this.pending.keys(),
+        gather: this.pending.values(),
         left: this.pending.size,
         keys: [],
         sort: null,
@@ -838,7 +875,7 @@ export class OnlineStore {
         }
         if (sw.left > 0 && budget <= 0) return;
         sw.gather = null;
-        sw.sort = new StepSort(sw.keys);
+        sw.sort = new StepSort(sw.keys, (a, b) => (a.view === b.view ? a.key <= b.key : a.view < b.view));
       }
       if (!sw.sort?.step(budget)) return;
       sw.todo = sw.sort.result;
@@ -853,11 +890,11 @@ export class OnlineStore {
     const per = Math.max(1, Math.ceil((sw.todo.length * records) / this.mergeAfter));
     const end = Math.min(sw.todo.length, sw.at + per);
     for (let i = sw.at; i < end; i++) {
-      const k = sw.todo[i] as string;
-      const cur = this.pending.get(k);
+      const st = (sw.todo[i] as Pending).state;
+      const cur = this.pending.get(st);
       if (!cur) continue;
-      upsert.run(cur.view, cur.key, cur.state.seq, encodeState(cur.state));
-      this.pending.delete(k);
+      upsert.run(cur.view, cur.key, st.seq, encodeState(st));
+      this.pending.delete(st);
     }
     sw.at = end;
     if (end < sw.todo.length) return;
@@ -876,43 +913,33 @@ export class OnlineStore {
   }
 
   /**
-   * The entries a state gained since its last write, when that is the whole change: not when a
-   * compaction dropped entries or changed the head, or an entry was taken out (null: write it whole).
+   * The offsets in the tail of the events a state gained since its last write, in sequence order,
+   * when that is the whole change: not when a compaction dropped events or changed the head, or an
+   * event was taken out (null: write it whole).
    */
-  private newEntries(s: EntityState, w: Written, head: string | null): TailEntry[] | null {
-    if (head !== w.head) return null;
+  private newEvents(s: EntityState, w: Written, head: string | null): number[] | null {
+    if (head !== w.head || s.taken !== w.taken) return null;
     const tail = s.tail;
-    const fresh: TailEntry[] = [];
+    const width = s.width;
+    const want = tail.length / width - w.count;
+    const fresh: number[] = [];
     let first = w.first;
     let last = w.seq;
-    if (tail.length > 0 && tail[0] === w.front) {
-      // nothing was taken out (that replaces the first entry): the new entries are the last ones
-      // by instant, apart from out-of-order ones; scan back until all of them are found
-      const want = tail.length - w.count;
-      for (let i = tail.length - 1; i >= 0 && fresh.length < want; i--) {
-        const e = tail[i] as TailEntry;
-        if (e[1] <= w.seq) continue;
-        fresh.push(e);
-        if (e[1] > last) last = e[1];
-        if (first === null || e[0] < first) first = e[0];
-      }
-      if (fresh.length !== want) return null;
-    } else {
-      let kept = 0;
-      for (const e of tail) {
-        if (e[1] > w.seq) {
-          fresh.push(e);
-          if (e[1] > last) last = e[1];
-          if (first === null || e[0] < first) first = e[0];
-        } else kept++;
-      }
-      // entries taken out (a compaction's prefix, a primary key's earlier event): write it whole
-      if (kept !== w.count) return null;
+    // the new events are the last ones by instant, apart from out-of-order ones: scan back until
+    // all of them are found
+    for (let k = tail.length - width; k >= 0 && fresh.length < want; k -= width) {
+      const seq = tail[k + 1] as number;
+      if (seq <= w.seq) continue;
+      fresh.push(k);
+      if (seq > last) last = seq;
+      const ts = tail[k] as number;
+      if (first === null || ts < first) first = ts;
     }
-    // the entries give the start and the sequence as apply does; taking an entry out can move them
+    if (fresh.length !== want) return null;
+    // the events give the start and the sequence as apply does
     if (first !== s.first || last !== s.seq) return null;
     // readers add them in sequence order, as apply did (the tail is in instant order)
-    return fresh.length > 1 ? fresh.sort((a, b) => a[1] - b[1]) : fresh;
+    return fresh.length > 1 ? fresh.sort((a, b) => (tail[a + 1] as number) - (tail[b + 1] as number)) : fresh;
   }
 
   /**

@@ -1,12 +1,15 @@
 // The embedded store's binary form of one entity's streaming state: the same EntityState as its
 // JSON text, in about half the bytes and without printing and parsing numbers (the checkpoint's hot
-// path rewrites every state an event touched). Rows written as JSON text by older versions still decode.
+// path writes every state an event touched). Rows of earlier versions (format 1: one array per
+// event, JSON text) still decode, into their own width (ViewRuntime.adapt puts them in the view's).
 
 import type { Value } from '../../expr/evaluate.js';
-import type { EntityState, TailEntry } from '../../stream/state.js';
+import type { EntityState } from '../../stream/state.js';
 
-const FORMAT = 1;
-// value tags; REF repeats an earlier value of the same entry (features over one column share it)
+/** Format 2: a flat tail (EntityState.width values per event). Format 1: an array per event. */
+const FORMAT = 2;
+const FORMAT_ENTRIES = 1;
+// value tags; REF (format 1 only) repeats an earlier value of the same event
 const NULL = 0;
 const TRUE = 1;
 const FALSE = 2;
@@ -14,6 +17,8 @@ const F64 = 3;
 const I32 = 4;
 const STR = 5;
 const REF = 6;
+/** The widest event the binary form holds (a byte); wider states keep the JSON text. */
+const MAX_WIDTH = 255;
 
 let scratch = Buffer.allocUnsafe(1 << 16);
 let view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
@@ -26,12 +31,17 @@ function ensure(pos: number, more: number): void {
   view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
 }
 
+/** The JSON text of a state (its `taken` count is the process's own, not stored); decodeState reads it. */
+export function stateJson(s: EntityState): string {
+  return JSON.stringify({ tail: s.tail, width: s.width, head: s.head, first: s.first, seq: s.seq });
+}
+
 /**
  * The bytes of a state. The result is a view on a shared buffer, valid until the next call: bind
- * it at once (SQLite copies a bound blob). A view of more than 253 features keeps the JSON text.
+ * it at once (SQLite copies a bound blob). A state of more than 253 columns keeps the JSON text.
  */
 export function encodeState(s: EntityState): Buffer | string {
-  for (const e of s.tail) if (e.length > 255) return JSON.stringify(s);
+  if (s.width > MAX_WIDTH) return stateJson(s);
   ensure(0, 64);
   let p = 0;
   scratch[p++] = FORMAT;
@@ -48,18 +58,21 @@ export function encodeState(s: EntityState): Buffer | string {
     p += 4;
     p += head.copy(scratch, p);
   }
-  ensure(p, 4);
-  view.setUint32(p, s.tail.length, true);
+  ensure(p, 5);
+  scratch[p++] = s.width;
+  const n = s.tail.length / s.width;
+  view.setUint32(p, n, true);
   p += 4;
-  for (const e of s.tail) p = writeEntry(e, p);
-  return scratch.subarray(0, p);
+  return scratch.subarray(0, writeEvents(s.tail, s.width, 0, s.tail.length, p));
 }
 
-/** The state of a stored row: binary (encodeState) or the JSON text of earlier versions. */
+/** The state of a stored row: binary (encodeState, or format 1) or JSON text. */
 export function decodeState(stored: Buffer | Uint8Array | string): EntityState {
-  if (typeof stored === 'string') return JSON.parse(stored) as EntityState;
+  if (typeof stored === 'string') return fromJson(JSON.parse(stored));
   const b = asBuffer(stored);
-  if (b[0] !== FORMAT) throw new Error(`online state format ${b[0]} is not known to this version of asof`);
+  const format = b[0];
+  if (format !== FORMAT && format !== FORMAT_ENTRIES)
+    throw new Error(`online state format ${format} is not known to this version of asof`);
   let p = 1;
   const seq = b.readDoubleLE(p);
   const firstRaw = b.readDoubleLE(p + 8);
@@ -71,43 +84,53 @@ export function decodeState(stored: Buffer | Uint8Array | string): EntityState {
     head = JSON.parse(b.toString('utf8', p, p + headLen - 1));
     p += headLen - 1;
   }
-  const n = b.readUInt32LE(p);
-  p += 4;
-  const tail: TailEntry[] = new Array(n);
-  for (let k = 0; k < n; k++) {
-    tail[k] = readEntry(b, p);
-    p = readEnd;
+  const first = Number.isNaN(firstRaw) ? null : firstRaw;
+  if (format === FORMAT_ENTRIES) {
+    const n = b.readUInt32LE(p);
+    const tail: Value[] = [];
+    const width = readEntries(b, p + 4, n, tail);
+    return { tail, width, head, first, seq, taken: 0 };
   }
-  return { tail, head, first: Number.isNaN(firstRaw) ? null : firstRaw, seq };
+  const width = b[p] as number;
+  const n = b.readUInt32LE(p + 1);
+  const tail: Value[] = [];
+  readEvents(b, p + 5, n, width, tail);
+  return { tail, width, head, first, seq, taken: 0 };
 }
 
-/** Writes one tail entry at `p` in the scratch buffer; returns the position after it. */
-function writeEntry(e: TailEntry, at: number): number {
+/** A state parsed from JSON text: this version's (with `width`) or an earlier one's (entry arrays). */
+function fromJson(o: {
+  tail: unknown[];
+  width?: number;
+  head: EntityState['head'];
+  first: number | null;
+  seq: number;
+}): EntityState {
+  if (o.width !== undefined) return { ...(o as EntityState), taken: 0 };
+  const entries = o.tail as Value[][];
+  const width = entries[0]?.length ?? 2;
+  const tail: Value[] = [];
+  for (const e of entries) for (let j = 0; j < width; j++) tail.push(e[j] ?? null);
+  return { tail, width, head: o.head, first: o.first, seq: o.seq, taken: 0 };
+}
+
+/** Writes events [from, to) of a flat tail at `at` in the scratch buffer; returns the position after. */
+function writeEvents(tail: readonly Value[], width: number, from: number, to: number, at: number): number {
   let p = at;
-  const len = e.length;
-  ensure(p, 17 + 9 * len);
-  scratch[p++] = len;
-  view.setFloat64(p, e[0], true);
-  view.setFloat64(p + 8, e[1], true);
+  for (let k = from; k < to; k += width) p = writeEvent(tail, k, width, p);
+  return p;
+}
+
+/** Writes the event at offset `k` of a flat tail: instant and sequence as doubles, then tagged values. */
+function writeEvent(tail: readonly Value[], k: number, width: number, at: number): number {
+  let p = at;
+  ensure(p, 16 + 9 * width);
+  view.setFloat64(p, tail[k] as number, true);
+  view.setFloat64(p + 8, tail[k + 1] as number, true);
   p += 16;
-  for (let i = 2; i < len; i++) {
-    const v = e[i] as Value;
-    let ref = -1;
-    if (typeof v === 'number' || typeof v === 'string') {
-      for (let j = 2; j < i; j++) {
-        if (e[j] === v && (v !== 0 || Object.is(e[j], v))) {
-          ref = j;
-          break;
-        }
-      }
-    }
-    if (ref >= 0) {
-      scratch[p++] = REF;
-      scratch[p++] = ref;
-    } else if (v === null || v === undefined) scratch[p++] = NULL;
-    else if (v === true) scratch[p++] = TRUE;
-    else if (v === false) scratch[p++] = FALSE;
-    else if (typeof v === 'number') {
+  for (let i = 2; i < width; i++) {
+    const v = tail[k + i];
+    if (typeof v === 'number') {
       if ((v | 0) === v && !Object.is(v, -0)) {
         scratch[p++] = I32;
         view.setInt32(p, v, true);
@@ -117,92 +140,137 @@ function writeEntry(e: TailEntry, at: number): number {
         view.setFloat64(p, v, true);
         p += 8;
       }
-    } else {
-      const n = Buffer.byteLength(v);
-      ensure(p, n + 5 + 9 * (len - i));
+    } else if (v === null || v === undefined) scratch[p++] = NULL;
+    else if (v === true) scratch[p++] = TRUE;
+    else if (v === false) scratch[p++] = FALSE;
+    else {
+      const s = v as string;
+      const n = Buffer.byteLength(s);
+      ensure(p, n + 5 + 9 * (width - i));
       scratch[p++] = STR;
       view.setUint32(p, n, true);
       p += 4;
-      p += scratch.write(v, p);
+      p += scratch.write(s, p);
     }
   }
   return p;
 }
 
-/** The bytes of one tail entry (a view on the shared buffer, as encodeState); null if too wide. */
-export function encodeEntry(e: TailEntry): Buffer | null {
-  if (e.length > 255) return null;
-  return scratch.subarray(0, writeEntry(e, 0));
+/** Appends `n` events of `width` values stored at `at` of `b` to `out`. */
+function readEvents(b: Buffer, at: number, n: number, width: number, out: Value[]): void {
+  let p = at;
+  for (let k = 0; k < n; k++) {
+    out.push(b.readDoubleLE(p), b.readDoubleLE(p + 8));
+    p += 16;
+    for (let i = 2; i < width; i++) {
+      const tag = b[p++];
+      if (tag === F64) {
+        out.push(b.readDoubleLE(p));
+        p += 8;
+      } else if (tag === I32) {
+        out.push(b.readInt32LE(p));
+        p += 4;
+      } else if (tag === NULL) out.push(null);
+      else if (tag === TRUE) out.push(true);
+      else if (tag === FALSE) out.push(false);
+      else if (tag === STR) {
+        const m = b.readUInt32LE(p);
+        out.push(b.toString('utf8', p + 4, p + 4 + m));
+        p += 4 + m;
+      } else throw new Error(`online state: unknown value tag ${tag}`);
+    }
+  }
 }
-
-/** The position after the entry readEntry read last (a module variable: no pair per entry). */
-let readEnd = 0;
 
 /**
- * Reads one tail entry at `p` (the position after it in readEnd). The array is made at its final
- * length: pushing onto a two-element literal would grow its backing store to 19 slots per entry.
+ * Appends `n` format-1 entries (a length byte each, REF tags) stored at `at` of `b` to `out`,
+ * flat; returns their width (every entry of a state has the same).
  */
-function readEntry(b: Buffer, at: number): TailEntry {
+function readEntries(b: Buffer, at: number, n: number, out: Value[]): number {
   let p = at;
-  const len = b[p++] as number;
-  const e = new Array(len) as TailEntry;
-  e[0] = b.readDoubleLE(p);
-  e[1] = b.readDoubleLE(p + 8);
-  p += 16;
-  for (let i = 2; i < len; i++) {
-    const tag = b[p++];
-    if (tag === REF) e[i] = e[b[p++] as number] as Value;
-    else if (tag === NULL) e[i] = null;
-    else if (tag === TRUE) e[i] = true;
-    else if (tag === FALSE) e[i] = false;
-    else if (tag === I32) {
-      e[i] = b.readInt32LE(p);
-      p += 4;
-    } else if (tag === F64) {
-      e[i] = b.readDoubleLE(p);
-      p += 8;
-    } else if (tag === STR) {
-      const m = b.readUInt32LE(p);
-      e[i] = b.toString('utf8', p + 4, p + 4 + m);
-      p += 4 + m;
-    } else throw new Error(`online state: unknown value tag ${tag}`);
+  let width = -1;
+  for (let k = 0; k < n; k++) {
+    const len = b[p++] as number;
+    if (width < 0) width = len;
+    else if (len !== width)
+      throw new Error(`online state: events of ${width} and ${len} values in one state`);
+    const base = out.length;
+    out.push(b.readDoubleLE(p), b.readDoubleLE(p + 8));
+    p += 16;
+    for (let i = 2; i < len; i++) {
+      const tag = b[p++];
+      if (tag === REF) out.push(out[base + (b[p++] as number)] as Value);
+      else if (tag === NULL) out.push(null);
+      else if (tag === TRUE) out.push(true);
+      else if (tag === FALSE) out.push(false);
+      else if (tag === I32) {
+        out.push(b.readInt32LE(p));
+        p += 4;
+      } else if (tag === F64) {
+        out.push(b.readDoubleLE(p));
+        p += 8;
+      } else if (tag === STR) {
+        const m = b.readUInt32LE(p);
+        out.push(b.toString('utf8', p + 4, p + 4 + m));
+        p += 4 + m;
+      } else throw new Error(`online state: unknown value tag ${tag}`);
+    }
   }
-  readEnd = p;
-  return e;
-}
-
-/** One tail entry stored by encodeEntry. */
-export function decodeEntry(stored: Buffer | Uint8Array): TailEntry {
-  return readEntry(asBuffer(stored), 0);
+  return width < 0 ? 2 : width;
 }
 
 function asBuffer(stored: Buffer | Uint8Array): Buffer {
   return Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
 }
 
+/** A run of events decoded from a log payload or an entry row: flat values, `width` per event. */
+export interface Events {
+  values: Value[];
+  width: number;
+}
+
 /**
- * Several tail entries as one payload (a count, then the entries), for the embedded store's
- * checkpoint log; a view on the shared buffer as encodeState. Null if an entry is too wide.
+ * Some events of a flat tail as one payload (the width, a count, then the events), for the
+ * embedded store's checkpoint log: the events at offsets `offsets` (in that order), or all of
+ * them. A view on the shared buffer as encodeState; null when the state is too wide.
  */
-export function encodeEntries(entries: readonly TailEntry[]): Buffer | null {
-  ensure(0, 4);
-  view.setUint32(0, entries.length, true);
-  let p = 4;
-  for (const e of entries) {
-    if (e.length > 255) return null;
-    p = writeEntry(e, p);
+export function encodeEvents(
+  tail: readonly Value[],
+  width: number,
+  offsets?: readonly number[],
+): Buffer | null {
+  if (width > MAX_WIDTH) return null;
+  ensure(0, 5);
+  scratch[0] = width;
+  let p = 5;
+  if (offsets === undefined) {
+    view.setUint32(1, tail.length / width, true);
+    p = writeEvents(tail, width, 0, tail.length, p);
+  } else {
+    view.setUint32(1, offsets.length, true);
+    for (const k of offsets) p = writeEvent(tail, k, width, p);
   }
   return scratch.subarray(0, p);
 }
 
-/** The entries of an encodeEntries payload stored at [start, ...) of `b`. */
-export function decodeEntries(b: Buffer, start: number): TailEntry[] {
-  const n = b.readUInt32LE(start);
-  let p = start + 4;
-  const out: TailEntry[] = new Array(n);
-  for (let k = 0; k < n; k++) {
-    out[k] = readEntry(b, p);
-    p = readEnd;
-  }
-  return out;
+/** The events of an encodeEvents payload stored at [start, ...) of `b`. */
+export function decodeEvents(b: Buffer, start: number): Events {
+  const width = b[start] as number;
+  const values: Value[] = [];
+  readEvents(b, start + 5, b.readUInt32LE(start + 1), width, values);
+  return { values, width };
+}
+
+/** The entries of a format-1 log payload (a count, then entries) stored at [start, ...) of `b`. */
+export function decodeEntries(b: Buffer, start: number): Events {
+  const values: Value[] = [];
+  const width = readEntries(b, start + 4, b.readUInt32LE(start), values);
+  return { values, width };
+}
+
+/** One format-1 entry row (the `state_entry` table of earlier versions). */
+export function decodeEntry(stored: Buffer | Uint8Array): Events {
+  const values: Value[] = [];
+  const width = readEntries(asBuffer(stored), 0, 1, values);
+  return { values, width };
 }

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyCheckpoint, OnlineStore } from '../../../src/storage/online/sqlite.js';
 import type { EntityState } from '../../../src/stream/state.js';
+import { stateOf } from '../../support/states.js';
 
-const state = (seq: number): EntityState => ({ tail: [[seq, seq, seq]], head: null, first: seq, seq });
+const state = (seq: number): EntityState => stateOf({ tail: [[seq, seq, seq]], first: seq, seq });
 
 describe('online store close', () => {
   it('stops the checkpointer and closes the last connection before it returns', async () => {

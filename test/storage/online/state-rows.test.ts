@@ -15,7 +15,7 @@ import {
   StateRows,
   StepSort,
 } from '../../../src/storage/online/sqlite.js';
-import { type EntityState, emptyState, type TailEntry } from '../../../src/stream/state.js';
+import { type EntityState, emptyState } from '../../../src/stream/state.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -29,8 +29,7 @@ function tmp(): string {
 }
 
 function add(s: EntityState, ts: number, seq: number): void {
-  const e: TailEntry = [ts, seq, seq * 1.5, true, seq];
-  s.tail.push(e);
+  s.tail.push(ts, seq, seq * 1.5, true, seq);
   s.seq = seq;
   if (s.first === null) s.first = ts;
 }
@@ -39,7 +38,7 @@ function add(s: EntityState, ts: number, seq: number): void {
 function addTo(states: Map<string, EntityState>, key: string, ts: number, seq: number): EntityState {
   let s = states.get(key);
   if (!s) {
-    s = emptyState();
+    s = emptyState(5);
     states.set(key, s);
   }
   add(s, ts, seq);
@@ -51,7 +50,7 @@ describe('StateRows', () => {
     const dir = tmp();
     const store = OnlineStore.open(dir);
     const states = store.loadStates('v');
-    const s = emptyState();
+    const s = emptyState(5);
     states.set('k', s);
     let seq = 0;
     const commit = () =>
@@ -82,7 +81,7 @@ describe('StateRows', () => {
         expect(other.get('v', 'absent')).toBeNull();
         expect(other.logSyncs).toBe(before + 1);
       }
-      expect(s.tail).toHaveLength(6);
+      expect(s.tail).toHaveLength(6 * s.width);
     } finally {
       db.close();
       store.close();
