@@ -1,9 +1,11 @@
 // `npm run bench -- <name> [args]`: runs one benchmark from bench/<name>.ts (each prints its
 // figures and says how to record them in BENCHMARKS.md).
 
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { nodeFlags } from '../src/cli/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)
@@ -17,5 +19,13 @@ if (!name || !available.includes(name)) {
 }
 const file = path.join(here, `${name}.ts`);
 if (!existsSync(file)) process.exit(2);
+// the installed command's node flags (bin/asof.js): a benchmark measures what a user's run gets
+const missing = nodeFlags().filter((f) => !process.execArgv.includes(f));
+if (missing.length > 0) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...missing, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
+  process.exit(r.status ?? 1);
+}
 process.argv.splice(2, 1);
 await import(pathToFileURL(file).href);
