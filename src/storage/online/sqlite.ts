@@ -10,13 +10,15 @@ import Database from 'better-sqlite3';
 import { AsofError } from '../../errors.js';
 import { type EntityState, entryCount } from '../../stream/state.js';
 import {
+  ByteWriter,
   decodeEntries,
   decodeEntry,
   decodeEvents,
   decodeState,
   type Events,
-  encodeEvents,
   encodeState,
+  MAX_EVENT_WIDTH,
+  writeEventsPayload,
 } from './state-codec.js';
 
 export const ONLINE_FILE = 'online.sqlite';
@@ -219,43 +221,49 @@ export class StepSort<T = string> {
   }
 }
 
-/** Appends log records to a growing buffer. */
-class LogBuilder {
-  buf = Buffer.allocUnsafe(1 << 16);
-  pos = 0;
+/** Appends log records to a growing buffer (reused from commit to commit). */
+class LogBuilder extends ByteWriter {
   records = 0;
 
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(b, 0, 0, this.pos);
-    this.buf = b;
+  /** kind, view and key of a record, then room for its payload's length (filled by `end`). */
+  private begin(kind: number, view: string, key: string): number {
+    this.ensure(13 + 3 * (view.length + key.length));
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = kind;
+    const vl = b.write(view, p + 4);
+    b.writeUInt32LE(vl, p);
+    p += 4 + vl;
+    const kl = b.write(key, p + 4);
+    b.writeUInt32LE(kl, p);
+    p += 4 + kl;
+    this.pos = p + 4;
+    return p;
+  }
+
+  private end(lengthAt: number): void {
+    this.buf.writeUInt32LE(this.pos - lengthAt - 4, lengthAt);
+    this.records++;
   }
 
   /** kind, view, key, then the payload (length-prefixed). */
   add(kind: number, view: string, key: string, payload: Buffer | string): void {
-    const vl = Buffer.byteLength(view);
-    const kl = Buffer.byteLength(key);
-    const pl = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    this.room(13 + vl + kl + pl);
-    const b = this.buf;
-    let p = this.pos;
-    b[p++] = kind;
-    b.writeUInt32LE(vl, p);
-    p += 4;
-    p += b.write(view, p);
-    b.writeUInt32LE(kl, p);
-    p += 4;
-    p += b.write(key, p);
-    b.writeUInt32LE(pl, p);
-    p += 4;
-    p += typeof payload === 'string' ? b.write(payload, p) : payload.copy(b, p);
-    this.pos = p;
-    this.records++;
+    const at = this.begin(kind, view, key);
+    if (typeof payload === 'string') {
+      this.ensure(3 * payload.length);
+      this.pos += this.buf.write(payload, this.pos);
+    } else {
+      this.ensure(payload.length);
+      this.pos += payload.copy(this.buf, this.pos);
+    }
+    this.end(at);
   }
 
-  take(): Buffer {
-    return this.buf.subarray(0, this.pos);
+  /** A record of events of a state (LOG_EVENTS): the first `n` of `offsets` in its tail, encoded in place. */
+  addEvents(view: string, key: string, s: EntityState, offsets: readonly number[], n: number): void {
+    const at = this.begin(LOG_EVENTS, view, key);
+    writeEventsPayload(this, s.tail, s.width, offsets, n);
+    this.end(at);
   }
 
   reset(): this {
@@ -460,11 +468,6 @@ export class StateRows {
   }
 }
 
-/** The head's JSON (null without one): compared to know whether a compaction changed it. */
-function headText(s: EntityState): string | null {
-  return s.head === null ? null : JSON.stringify(s.head);
-}
-
 /**
  * Adds events to a state as ViewRuntime.apply added them (events come in sequence order): each
  * after every event at or before its instant, so the tail keeps its (instant, sequence) order.
@@ -490,13 +493,17 @@ function addEvents(s: EntityState, ev: Events): void {
 
 /** What was last written of a state object: event count, events taken out, sequence, start and head. */
 interface Written {
-  /** EntityState.taken then: taking events out (compaction, stream/dedupe.ts) makes the next write whole. */
+  /**
+   * EntityState.taken then: taking events out (a compaction, which alone changes the head, or a
+   * primary key's earlier event, which alone moves `first` back) makes the next write whole.
+   */
   taken: number;
   count: number;
-  first: number | null;
-  head: string | null;
   seq: number;
 }
+
+/** The one event of a primary-key index entry (an offsets list, made once). */
+const FIRST_EVENT = [0];
 
 /** A state with log records not yet merged into its base row, since log row `since`. */
 interface Pending {
@@ -541,6 +548,11 @@ export class OnlineStore {
   private readonly forgetBefore = new Map<string, number>();
   private commits = 0;
   private readonly logBuilder = new LogBuilder();
+  /** Reused by commit: the states it wrote again (bookkeeping, state pairs), and those it logged. */
+  private readonly wroteAgain: (Written | EntityState)[] = [];
+  private readonly logged: DirtyState[] = [];
+  /** newEvents' answer: offsets of a state's new events in its tail. */
+  private readonly fresh: number[] = [];
   private readonly pkBuilder = new Map<string, LogBuilder>();
   private checkpointer: Worker | undefined;
   /** Set to 1 by the checkpointer once its connection is closed. */
@@ -678,13 +690,7 @@ export class OnlineStore {
     for (const [key, it] of this.stateRows().all(view)) {
       const state = it.state;
       out.set(key, state);
-      this.written.set(state, {
-        count: entryCount(state),
-        first: state.first,
-        seq: state.seq,
-        head: headText(state),
-        taken: state.taken,
-      });
+      this.written.set(state, { count: entryCount(state), seq: state.seq, taken: state.taken });
       if (it.since !== null) since.push({ view, key, state, since: it.since });
     }
     // the unmerged log of a previous run is merged by this one's sweeps; `pending` stays in the
@@ -769,52 +775,52 @@ export class OnlineStore {
     // the builders' buffers are reused from commit to commit (SQLite copies a bound blob)
     const log = this.logBuilder.reset();
     const pk = new Map<string, { log: LogBuilder; maxTs: number }>();
-    // what this commit wrote of each state, and which states it logged, kept once it has committed
-    const wrote: [EntityState, Written][] = [];
-    const logged: DirtyState[] = [];
+    let pkView = '';
+    let pkLog: { log: LogBuilder; maxTs: number } | undefined;
+    // what this commit wrote: states written before (their bookkeeping is updated in place once
+    // it has committed), states written for the first time, and the states it logged
+    const again = this.wroteAgain;
+    const first: EntityState[] = [];
+    const logged = this.logged;
+    again.length = 0;
+    logged.length = 0;
     this.db.transaction(() => {
       for (const d of dirty) {
         const s = d.state;
         if (isPkView(d.view)) {
           const ts = s.tail[0] as number | undefined;
-          const bytes = ts === undefined ? null : encodeEvents(s.tail, s.width, [0]);
-          if (ts === undefined || !bytes) {
+          if (ts === undefined || s.width > MAX_EVENT_WIDTH) {
             upsert.run(d.view, d.key, s.seq, encodeState(s));
             continue;
           }
-          let p = pk.get(d.view);
-          if (!p) {
-            this.pkBuilder.set(d.view, this.pkBuilder.get(d.view) ?? new LogBuilder());
-            p = { log: (this.pkBuilder.get(d.view) as LogBuilder).reset(), maxTs: Number.NEGATIVE_INFINITY };
-            pk.set(d.view, p);
+          if (d.view !== pkView || !pkLog) {
+            pkView = d.view;
+            pkLog = pk.get(d.view);
+            if (!pkLog) {
+              const b = this.pkBuilder.get(d.view) ?? new LogBuilder();
+              this.pkBuilder.set(d.view, b);
+              pkLog = { log: b.reset(), maxTs: Number.NEGATIVE_INFINITY };
+              pk.set(d.view, pkLog);
+            }
           }
-          p.log.add(LOG_EVENTS, d.view, d.key, bytes);
-          if (ts > p.maxTs) p.maxTs = ts;
+          pkLog.log.addEvents(d.view, d.key, s, FIRST_EVENT, 1);
+          if (ts > pkLog.maxTs) pkLog.maxTs = ts;
           continue;
         }
         const w = this.written.get(s);
-        const now: Written = {
-          taken: s.taken,
-          count: entryCount(s),
-          first: s.first,
-          seq: s.seq,
-          head: headText(s),
-        };
         if (!w) {
           // a state's first write is its base row (a state never written has no record in the log)
-          if (upsert.run(d.view, d.key, s.seq, encodeState(s)).changes > 0) wrote.push([s, now]);
+          if (upsert.run(d.view, d.key, s.seq, encodeState(s)).changes > 0) first.push(s);
           continue;
         }
-        const fresh = this.newEvents(s, w, now.head);
-        const bytes = fresh ? encodeEvents(s.tail, s.width, fresh) : null;
-        if (fresh && bytes) {
-          if (fresh.length === 0) continue;
-          log.add(LOG_EVENTS, d.view, d.key, bytes);
-        } else {
+        const n = s.width > MAX_EVENT_WIDTH ? -1 : this.newEvents(s, w);
+        if (n === 0) continue;
+        if (n > 0) log.addEvents(d.view, d.key, s, this.fresh, n);
+        else {
           const whole = encodeState(s);
           log.add(typeof whole === 'string' ? LOG_JSON : LOG_STATE, d.view, d.key, whole);
         }
-        wrote.push([s, now]);
+        again.push(w, s);
         logged.push(d);
       }
       for (const [view, p] of pk) this.insertPkLog?.run(view, p.maxTs, p.log.take());
@@ -838,7 +844,16 @@ export class OnlineStore {
     })();
     // readers on this connection (getState, loadStates) see this commit: data_version does not tell them
     ownCommits.set(this.db, (ownCommits.get(this.db) ?? 0) + 1);
-    for (const [s, w] of wrote) this.written.set(s, w);
+    for (let i = 0; i < again.length; i += 2) {
+      const w = again[i] as Written;
+      const st = again[i + 1] as EntityState;
+      w.taken = st.taken;
+      w.count = entryCount(st);
+      w.seq = st.seq;
+    }
+    for (const st of first) this.written.set(st, { taken: st.taken, count: entryCount(st), seq: st.seq });
+    again.length = 0;
+    logged.length = 0;
     this.forgetBefore.clear();
     if (++this.commits === CHECKPOINTER_AFTER_COMMITS && this.file) this.startCheckpointer();
   }
@@ -913,33 +928,30 @@ export class OnlineStore {
   }
 
   /**
-   * The offsets in the tail of the events a state gained since its last write, in sequence order,
-   * when that is the whole change: not when a compaction dropped events or changed the head, or an
-   * event was taken out (null: write it whole).
+   * How many events a state gained since its last write, their offsets in the tail in sequence
+   * order at the front of `this.fresh`, when that is the whole change; -1 (write it whole) when
+   * events were taken out since (a compaction, which alone changes the head, or a primary key's
+   * earlier event, which alone moves `first` back).
    */
-  private newEvents(s: EntityState, w: Written, head: string | null): number[] | null {
-    if (head !== w.head || s.taken !== w.taken) return null;
+  private newEvents(s: EntityState, w: Written): number {
+    if (s.taken !== w.taken) return -1;
     const tail = s.tail;
     const width = s.width;
     const want = tail.length / width - w.count;
-    const fresh: number[] = [];
-    let first = w.first;
-    let last = w.seq;
+    const fresh = this.fresh;
+    let n = 0;
     // the new events are the last ones by instant, apart from out-of-order ones: scan back until
     // all of them are found
-    for (let k = tail.length - width; k >= 0 && fresh.length < want; k -= width) {
-      const seq = tail[k + 1] as number;
-      if (seq <= w.seq) continue;
-      fresh.push(k);
-      if (seq > last) last = seq;
-      const ts = tail[k] as number;
-      if (first === null || ts < first) first = ts;
+    for (let k = tail.length - width; k >= 0 && n < want; k -= width) {
+      if ((tail[k + 1] as number) > w.seq) fresh[n++] = k;
     }
-    if (fresh.length !== want) return null;
-    // the events give the start and the sequence as apply does
-    if (first !== s.first || last !== s.seq) return null;
-    // readers add them in sequence order, as apply did (the tail is in instant order)
-    return fresh.length > 1 ? fresh.sort((a, b) => (tail[a + 1] as number) - (tail[b + 1] as number)) : fresh;
+    if (n !== want) return -1;
+    if (n > 1) {
+      // readers add them in sequence order, as apply did (the tail is in instant order)
+      const order = fresh.slice(0, n).sort((a, b) => (tail[a + 1] as number) - (tail[b + 1] as number));
+      for (let i = 0; i < n; i++) fresh[i] = order[i] as number;
+    }
+    return n;
   }
 
   /**

@@ -20,16 +20,29 @@ const REF = 6;
 /** The widest event the binary form holds (a byte); wider states keep the JSON text. */
 const MAX_WIDTH = 255;
 
-let scratch = Buffer.allocUnsafe(1 << 16);
-let view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+/** A growable byte buffer written at `pos` (reused from call to call: no buffer per encode). */
+export class ByteWriter {
+  buf = Buffer.allocUnsafe(1 << 16);
+  view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  pos = 0;
 
-function ensure(pos: number, more: number): void {
-  if (pos + more <= scratch.length) return;
-  const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + more));
-  scratch.copy(bigger, 0, 0, pos);
-  scratch = bigger;
-  view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+  /** Room for `more` bytes at `pos`. */
+  ensure(more: number): void {
+    if (this.pos + more <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + more));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+    this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
+  }
+
+  /** The bytes written (a view on the buffer: valid until the next write). */
+  take(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
 }
+
+/** The writer of encodeState and encodeEvents. */
+const scratch = new ByteWriter();
 
 /** The JSON text of a state (its `taken` count is the process's own, not stored); decodeState reads it. */
 export function stateJson(s: EntityState): string {
@@ -42,28 +55,29 @@ export function stateJson(s: EntityState): string {
  */
 export function encodeState(s: EntityState): Buffer | string {
   if (s.width > MAX_WIDTH) return stateJson(s);
-  ensure(0, 64);
-  let p = 0;
-  scratch[p++] = FORMAT;
-  view.setFloat64(p, s.seq, true);
-  view.setFloat64(p + 8, s.first ?? Number.NaN, true);
-  p += 16;
+  const w = scratch;
+  w.pos = 0;
+  w.ensure(64);
+  w.buf[0] = FORMAT;
+  w.view.setFloat64(1, s.seq, true);
+  w.view.setFloat64(9, s.first ?? Number.NaN, true);
+  w.pos = 17;
   if (s.head === null) {
-    view.setUint32(p, 0, true);
-    p += 4;
+    w.view.setUint32(w.pos, 0, true);
+    w.pos += 4;
   } else {
     const head = Buffer.from(JSON.stringify(s.head));
-    ensure(p, head.length + 4);
-    view.setUint32(p, head.length + 1, true);
-    p += 4;
-    p += head.copy(scratch, p);
+    w.ensure(head.length + 4);
+    w.view.setUint32(w.pos, head.length + 1, true);
+    w.pos += 4;
+    w.pos += head.copy(w.buf, w.pos);
   }
-  ensure(p, 5);
-  scratch[p++] = s.width;
-  const n = s.tail.length / s.width;
-  view.setUint32(p, n, true);
-  p += 4;
-  return scratch.subarray(0, writeEvents(s.tail, s.width, 0, s.tail.length, p));
+  w.ensure(5);
+  w.buf[w.pos] = s.width;
+  w.view.setUint32(w.pos + 1, s.tail.length / s.width, true);
+  w.pos += 5;
+  for (let k = 0; k < s.tail.length; k += s.width) writeEvent(w, s.tail, k, s.width);
+  return w.take();
 }
 
 /** The state of a stored row: binary (encodeState, or format 1) or JSON text. */
@@ -114,46 +128,44 @@ function fromJson(o: {
   return { tail, width, head: o.head, first: o.first, seq: o.seq, taken: 0 };
 }
 
-/** Writes events [from, to) of a flat tail at `at` in the scratch buffer; returns the position after. */
-function writeEvents(tail: readonly Value[], width: number, from: number, to: number, at: number): number {
-  let p = at;
-  for (let k = from; k < to; k += width) p = writeEvent(tail, k, width, p);
-  return p;
-}
-
 /** Writes the event at offset `k` of a flat tail: instant and sequence as doubles, then tagged values. */
-function writeEvent(tail: readonly Value[], k: number, width: number, at: number): number {
-  let p = at;
-  ensure(p, 16 + 9 * width);
-  view.setFloat64(p, tail[k] as number, true);
-  view.setFloat64(p + 8, tail[k + 1] as number, true);
+function writeEvent(w: ByteWriter, tail: readonly Value[], k: number, width: number): void {
+  w.ensure(16 + 9 * width);
+  let b = w.buf;
+  let dv = w.view;
+  let p = w.pos;
+  dv.setFloat64(p, tail[k] as number, true);
+  dv.setFloat64(p + 8, tail[k + 1] as number, true);
   p += 16;
   for (let i = 2; i < width; i++) {
     const v = tail[k + i];
     if (typeof v === 'number') {
       if ((v | 0) === v && !Object.is(v, -0)) {
-        scratch[p++] = I32;
-        view.setInt32(p, v, true);
+        b[p++] = I32;
+        dv.setInt32(p, v, true);
         p += 4;
       } else {
-        scratch[p++] = F64;
-        view.setFloat64(p, v, true);
+        b[p++] = F64;
+        dv.setFloat64(p, v, true);
         p += 8;
       }
-    } else if (v === null || v === undefined) scratch[p++] = NULL;
-    else if (v === true) scratch[p++] = TRUE;
-    else if (v === false) scratch[p++] = FALSE;
+    } else if (v === null || v === undefined) b[p++] = NULL;
+    else if (v === true) b[p++] = TRUE;
+    else if (v === false) b[p++] = FALSE;
     else {
       const s = v as string;
       const n = Buffer.byteLength(s);
-      ensure(p, n + 5 + 9 * (width - i));
-      scratch[p++] = STR;
-      view.setUint32(p, n, true);
+      w.pos = p;
+      w.ensure(n + 5 + 9 * (width - i));
+      b = w.buf;
+      dv = w.view;
+      b[p++] = STR;
+      dv.setUint32(p, n, true);
       p += 4;
-      p += scratch.write(s, p);
+      p += b.write(s, p);
     }
   }
-  return p;
+  w.pos = p;
 }
 
 /** Appends `n` events of `width` values stored at `at` of `b` to `out`. */
@@ -240,18 +252,35 @@ export function encodeEvents(
   offsets?: readonly number[],
 ): Buffer | null {
   if (width > MAX_WIDTH) return null;
-  ensure(0, 5);
-  scratch[0] = width;
-  let p = 5;
+  scratch.pos = 0;
   if (offsets === undefined) {
-    view.setUint32(1, tail.length / width, true);
-    p = writeEvents(tail, width, 0, tail.length, p);
-  } else {
-    view.setUint32(1, offsets.length, true);
-    for (const k of offsets) p = writeEvent(tail, k, width, p);
-  }
-  return scratch.subarray(0, p);
+    const all: number[] = [];
+    for (let k = 0; k < tail.length; k += width) all.push(k);
+    writeEventsPayload(scratch, tail, width, all, all.length);
+  } else writeEventsPayload(scratch, tail, width, offsets, offsets.length);
+  return scratch.take();
 }
+
+/**
+ * Appends an encodeEvents payload of the first `n` of `offsets` to `w` (the store's log builder
+ * writes it in place: no buffer per record). `width` is at most MAX_EVENT_WIDTH.
+ */
+export function writeEventsPayload(
+  w: ByteWriter,
+  tail: readonly Value[],
+  width: number,
+  offsets: readonly number[],
+  n: number,
+): void {
+  w.ensure(5);
+  w.buf[w.pos] = width;
+  w.view.setUint32(w.pos + 1, n, true);
+  w.pos += 5;
+  for (let i = 0; i < n; i++) writeEvent(w, tail, offsets[i] as number, width);
+}
+
+/** The widest event the binary forms hold. */
+export const MAX_EVENT_WIDTH = MAX_WIDTH;
 
 /** The events of an encodeEvents payload stored at [start, ...) of `b`. */
 export function decodeEvents(b: Buffer, start: number): Events {
