@@ -49,8 +49,12 @@ const ARENA_CHUNK = 1 << ARENA_BITS;
 const ARENA_MASK = ARENA_CHUNK - 1;
 /** A record's address is its chunk << ARENA_BITS | its position: a positive int32 (4 GB of text). */
 const MAX_ARENA_CHUNKS = 1 << (31 - ARENA_BITS);
-/** A slot's `clean` mark while it changed since the last takeDirty. */
-const DIRTY = -1;
+/**
+ * A slot's `clean` mark while it changed since the last takeDirty is negative: -(1 + its place in
+ * the dirty lists), where the index keeps the key's text and entity keys as `set` got them (a
+ * checkpoint then writes them without reading them back from the arena).
+ */
+const dirtyMark = (j: number) => -1 - j;
 /**
  * Work done a little at a time, so that no call pays for the whole index: per `set`, slots
  * checked for forgetting and arena units scanned for moving (besides 4 per unit written); per
@@ -96,9 +100,12 @@ export class PrimaryKeyIndex {
   private readonly hashC: Int32Array[] = [];
   /** Where each slot's record is in the arena (-1: the slot is free). */
   private readonly offC: Int32Array[] = [];
-  /** DIRTY, or the count of advances when the slot was last saved (or loaded). */
+  /** A dirty mark (negative), or the count of advances when the slot was last saved (or loaded). */
   private readonly cleanC: Int32Array[] = [];
   private dirtySlots: number[] = [];
+  /** Per dirty slot (same order), its key's text and entity keys as last set. */
+  private dirtyPk: string[] = [];
+  private dirtyKeys: (readonly (string | null)[])[] = [];
 
   /** Slot + 1 per bucket (0: empty); a power-of-two size, at most half full. */
   private table = new Int32Array(2048);
@@ -176,7 +183,7 @@ export class PrimaryKeyIndex {
   /** Forgotten: saved, then an advance of the horizon past its instant (not yet reclaimed). */
   private forgotten(s: number): boolean {
     const c = this.cleanOf(s);
-    return c !== DIRTY && c < this.advances && this.tsOf(s) < this.horizon;
+    return c >= 0 && c < this.advances && this.tsOf(s) < this.horizon;
   }
 
   /** The slot holding `pk` (the new table first while one is rehashing), or -1. */
@@ -258,11 +265,14 @@ export class PrimaryKeyIndex {
     (this.seqC[c] as Float64Array)[i] = seq;
     (this.tsC[c] as Float64Array)[i] = ts;
     const clean = this.cleanC[c] as Int32Array;
+    const mark = clean[i] as number;
     if (!dirty) clean[i] = this.advances;
-    else if (clean[i] !== DIRTY) {
-      clean[i] = DIRTY;
+    else if (mark >= 0) {
+      clean[i] = dirtyMark(this.dirtySlots.length);
       this.dirtySlots.push(s);
-    }
+      this.dirtyPk.push(pk);
+      this.dirtyKeys.push(keys);
+    } else this.dirtyKeys[-1 - mark] = keys;
     if (ts < this.oldest) this.oldest = ts;
     if (ts < this.passOldest) this.passOldest = ts;
     this.work(RECLAIM_PER_SET, EVACUATE_PER_SET + 4 * written, this.migrateStep);
@@ -518,20 +528,24 @@ export class PrimaryKeyIndex {
   /** The changed entries, as rows of the state table (written in the checkpoint's commit). */
   takeDirty(): DirtyState[] {
     const out: DirtyState[] = [];
-    for (const s of this.dirtySlots) {
+    const view = dedupeView(this.source);
+    const slots = this.dirtySlots;
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j] as number;
       (this.cleanC[s >>> SLOT_BITS] as Int32Array)[s & SLOT_MASK] = this.advances;
-      const { pk, keys } = this.recordOf(s);
       out.push({
-        view: dedupeView(this.source),
-        key: pk,
+        view,
+        key: this.dirtyPk[j] as string,
         state: toState(
           (this.seqC[s >>> SLOT_BITS] as Float64Array)[s & SLOT_MASK] as number,
           this.tsOf(s),
-          keys,
+          this.dirtyKeys[j] as readonly (string | null)[],
         ),
       });
     }
     this.dirtySlots = [];
+    this.dirtyPk = [];
+    this.dirtyKeys = [];
     this.work(RECLAIM_PER_CHECKPOINT, EVACUATE_PER_CHECKPOINT, 8 * this.migrateStep);
     return out;
   }
@@ -599,7 +613,7 @@ function recordLength(a: Uint16Array, off: number): number {
  * An index entry in the shape of an entity state (one event: instant, sequence, the entity keys),
  * so that every store saves it as it saves states, in the same commit.
  */
-function toState(seq: number, ts: Instant, keys: (string | null)[]): EntityState {
+function toState(seq: number, ts: Instant, keys: readonly (string | null)[]): EntityState {
   return { tail: [ts, seq, ...keys], width: 2 + keys.length, head: null, first: ts, seq, taken: 0 };
 }
 

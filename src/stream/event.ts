@@ -5,7 +5,7 @@
 import type { Row, Value } from '../expr/evaluate.js';
 import type { Source } from '../spec/project.js';
 import { formatInstant, type Instant, startOfLocalDay } from '../time/index.js';
-import { parseEventTimestamp } from '../time/read-time.js';
+import { EventTimestamps, parseEventTimestamp } from '../time/read-time.js';
 import type { ColumnType } from '../types.js';
 
 export type Checked = { ok: true; row: Row; ts: Instant } | { ok: false; reason: string };
@@ -136,25 +136,76 @@ function checkRaws(
 export const NOT_JSON = 'not valid JSON';
 
 /**
+ * A function making a contract's row from its values, in column order. An object literal of the
+ * contract's columns, compiled once per reader, makes the row in one allocation of its final shape
+ * (adding the columns one by one to `{}` costs a lookup per column and a second allocation); each
+ * name is a JSON string literal, which is a JS string literal. `__proto__` would name the prototype
+ * in a literal: such a contract (or a Node run that forbids code from strings) builds the row column
+ * by column, as checkRaws does.
+ */
+function rowMaker(names: readonly string[]): (vals: readonly Value[]) => Row {
+  const byColumn = (vals: readonly Value[]): Row => {
+    const row: Record<string, Value> = {};
+    for (let i = 0; i < names.length; i++) row[names[i] as string] = vals[i] as Value;
+    return row;
+  };
+  if (names.includes('__proto__')) return byColumn;
+  const members = names.map((c, i) => `${JSON.stringify(c)}: v[${i}]`).join(', ');
+  try {
+    return new Function('v', `return { ${members} };`) as (vals: readonly Value[]) => Row;
+  } catch {
+    return byColumn;
+  }
+}
+
+/** Column types as numbers, for the per-event switch. */
+const STRING = 1;
+const INT = 2;
+const DOUBLE = 3;
+const BOOL = 4;
+const TIMESTAMP = 5;
+const KIND: Record<ColumnType, number> = {
+  string: STRING,
+  int: INT,
+  double: DOUBLE,
+  bool: BOOL,
+  timestamp: TIMESTAMP,
+  date: 6,
+};
+
+/** Per column of the line being read: its value is already typed, raw (typedValue decides), or absent. */
+const TYPED = 2;
+const RAW = 1;
+const ABSENT = 0;
+
+/**
  * checkEvent of one JSON line (`not valid JSON` when JSON.parse throws), without JSON.parse's
  * object per event for the common line: a flat object whose contract values are strings without
  * escapes, plain numbers, true, false or null is read by a scanner straight into the contract's
- * slots; any other line (escapes, nesting, duplicate keys, anything unusual) goes through JSON.parse
- * and checkEvent, so the result is always theirs (test/stream/event-scan.test.ts compares them).
+ * slots, typed there when that is plain (a string for a string, a number for a number, a wall-clock
+ * timestamp read in place); any other line (escapes, nesting, duplicate keys, anything unusual) goes
+ * through JSON.parse and checkEvent, so the result is always theirs (test/stream/event-scan.test.ts
+ * compares them).
  */
 export class EventReader {
   private readonly columns: [string, ColumnType][];
+  private readonly names: string[];
+  private readonly types: ColumnType[];
+  /** Per column, its KIND. */
+  private readonly kinds: Uint8Array;
   /** Per column, its name as it appears quoted in a line (`"name"`). */
   private readonly quoted: string[];
   /** Per column, what a parsed object yields when the line lacks it (Object.prototype's member, if any). */
   private readonly absent: unknown[];
-  private readonly raws: unknown[];
-  private readonly seen: Uint8Array;
-  /** Per column, 1: `string`, 2: `int`, 3: `double` (whose JSON text an offline line can reuse). */
-  private readonly printable: Uint8Array;
+  /** Per column of the line being read: its value (typed or raw) and which of the two (TYPED, RAW, ABSENT). */
+  private readonly vals: unknown[];
+  private readonly state: Uint8Array;
+  private readonly times: EventTimestamps;
+  /** The row object of the contract's values, in the contract's column order. */
+  private readonly makeRow: (vals: readonly Value[]) => Row;
   /**
    * Per column of the last line read, where its value's JSON text is already the offline line's
-   * printed form (offlineLinePrinter's): [printedAt, printedEnd) of the line, or -1.
+   * printed form (OfflineRecordPrinter's): [printedAt, printedEnd) of the line, or -1.
    */
   readonly printedAt: Int32Array;
   readonly printedEnd: Int32Array;
@@ -170,14 +221,16 @@ export class EventReader {
     private readonly timezone: string,
   ) {
     this.columns = columnsOf(source);
+    this.names = this.columns.map(([c]) => c);
+    this.types = this.columns.map(([, t]) => t);
+    this.kinds = Uint8Array.from(this.types, (t) => KIND[t]);
     this.quoted = this.columns.map(([c]) => JSON.stringify(c));
     const proto: Record<string, unknown> = {};
     this.absent = this.columns.map(([c]) => proto[c]);
-    this.raws = new Array(this.columns.length);
-    this.seen = new Uint8Array(this.columns.length);
-    this.printable = Uint8Array.from(this.columns, ([, t]) =>
-      t === 'string' ? 1 : t === 'int' ? 2 : t === 'double' ? 3 : 0,
-    );
+    this.vals = new Array(this.columns.length).fill(null);
+    this.state = new Uint8Array(this.columns.length);
+    this.times = new EventTimestamps(timezone);
+    this.makeRow = rowMaker(this.names);
     this.printedAt = new Int32Array(this.columns.length);
     this.printedEnd = new Int32Array(this.columns.length);
   }
@@ -186,7 +239,7 @@ export class EventReader {
     if (this.scan(text)) {
       this.scanned++;
       this.parsed = undefined;
-      return checkRaws(this.raws, this.columns, this.source, this.keys, this.timezone, latestTs);
+      return this.check(latestTs);
     }
     this.fellBack++;
     this.printedAt.fill(-1);
@@ -201,16 +254,56 @@ export class EventReader {
     return checkEvent(raw, this.source, this.keys, this.timezone, latestTs);
   }
 
-  /** Fills this.raws from a line the scanner reads exactly as JSON.parse would; false: not handled. */
+  /** checkRaws of the scanned line, taking the values the scanner typed as they are. */
+  private check(latestTs: Instant | undefined): Checked {
+    const names = this.names;
+    const vals = this.vals;
+    const state = this.state;
+    for (let i = 0; i < names.length; i++) {
+      const st = state[i];
+      if (st === TYPED) continue;
+      const r = st === RAW ? vals[i] : this.absent[i];
+      const v = typedValue(r, this.types[i] as ColumnType, this.timezone);
+      if (v === undefined)
+        return {
+          ok: false,
+          reason: `column ${names[i]}: cannot read ${JSON.stringify(r)} as ${this.types[i]}`,
+        };
+      vals[i] = v;
+    }
+    const row = this.makeRow(vals as Value[]);
+    // read back from the row, as checkRaws does (a column named __proto__ is not a property)
+    const tsValue = row[this.source.timestamp];
+    if (tsValue === null || tsValue === undefined) {
+      return { ok: false, reason: `column ${this.source.timestamp}: the event time is empty` };
+    }
+    for (const k of this.keys) {
+      if (row[k] === null) return { ok: false, reason: `column ${k}: the entity key is empty` };
+    }
+    const ts = typeof tsValue === 'number' ? tsValue : dayStart(String(tsValue), this.timezone);
+    if (latestTs !== undefined && ts > latestTs) {
+      return {
+        ok: false,
+        reason: `column ${this.source.timestamp}: event time ${formatInstant(ts)} is beyond max_clock_skew (later than ${formatInstant(latestTs)})`,
+      };
+    }
+    return { ok: true, row, ts };
+  }
+
+  /** Fills this.vals from a line the scanner reads exactly as JSON.parse would; false: not handled. */
   private scan(text: string): boolean {
     const n = text.length;
-    const raws = this.raws;
-    const seen = this.seen;
+    const vals = this.vals;
+    const state = this.state;
+    const kinds = this.kinds;
     const quoted = this.quoted;
     const ncol = quoted.length;
-    seen.fill(0);
     const at = this.printedAt;
-    at.fill(-1);
+    const atEnd = this.printedEnd;
+    for (let i = 0; i < ncol; i++) {
+      state[i] = ABSENT;
+      at[i] = -1;
+    }
     let p = skipWs(text, 0);
     if (text.charCodeAt(p) !== 123 /* { */) return false;
     p = skipWs(text, p + 1);
@@ -221,7 +314,7 @@ export class EventReader {
         if (text.charCodeAt(p) !== 34 /* " */) return false;
         // the key: the next contract column (lines usually keep one order), another one, or none
         let col = -1;
-        if (expect < ncol && text.startsWith(quoted[expect] as string, p)) col = expect;
+        if (expect < ncol && startsAt(text, p, quoted[expect] as string)) col = expect;
         else {
           for (let i = 0; i < ncol; i++) {
             if (text.startsWith(quoted[i] as string, p)) {
@@ -231,7 +324,7 @@ export class EventReader {
           }
         }
         if (col >= 0) {
-          if (seen[col] === 1) return false; // a repeated key: JSON.parse keeps the last
+          if (state[col] !== ABSENT) return false; // a repeated key: JSON.parse keeps the last
           p += (quoted[col] as string).length;
         } else {
           // a key outside the contract: skipped, but one with an escape could spell a column
@@ -239,57 +332,77 @@ export class EventReader {
           if (end < 0) return false;
           p = end + 1;
         }
-        p = skipWs(text, p);
+        if (text.charCodeAt(p) <= 32) p = skipWs(text, p);
         if (text.charCodeAt(p) !== 58 /* : */) return false;
-        p = skipWs(text, p + 1);
+        if (text.charCodeAt(++p) <= 32) p = skipWs(text, p);
         const c = text.charCodeAt(p);
-        let v: unknown;
         if (c === 34) {
-          const end = plainStringEnd(text, p + 1);
-          if (end < 0) return false;
-          if (col >= 0) {
-            v = text.slice(p + 1, end);
-            // a plain string prints as itself, quotes included (what JSON.stringify gives)
-            if (this.printable[col] === 1) {
-              at[col] = p;
-              this.printedEnd[col] = end + 1;
+          const t = col >= 0 && kinds[col] === TIMESTAMP ? this.times.quoted(text, p + 1) : Number.NaN;
+          if (!Number.isNaN(t)) {
+            // wall-clock text read in place: a plain string, up to its closing quote
+            vals[col] = t;
+            state[col] = TYPED;
+            p = this.times.end + 1;
+          } else {
+            const end = plainStringEnd(text, p + 1);
+            if (end < 0) return false;
+            if (col >= 0) {
+              if (kinds[col] === STRING) {
+                vals[col] = text.slice(p + 1, end);
+                state[col] = TYPED;
+                // a plain string prints as itself, quotes included (what JSON.stringify gives)
+                at[col] = p;
+                atEnd[col] = end + 1;
+              } else {
+                vals[col] = text.slice(p + 1, end);
+                state[col] = RAW;
+              }
             }
+            p = end + 1;
           }
-          p = end + 1;
         } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
           const end = numberEnd(text, p);
           if (end < 0) return false;
           if (col >= 0) {
             const x = numberValue(text, p, end);
-            v = x;
+            const kind = kinds[col];
+            vals[col] = x;
+            state[col] =
+              (kind === DOUBLE && Number.isFinite(x)) || (kind === INT && Number.isSafeInteger(x))
+                ? TYPED
+                : RAW;
             // a double or an int read exactly from its digits prints as its text (the same number to
             // DuckDB's cast; 0 is left to String(): it prints -0 as 0)
-            const kind = this.printable[col];
-            if (exactDigits && x !== 0 && (kind === 3 || (kind === 2 && !hadPoint))) {
+            if (exactDigits && x !== 0 && (kind === DOUBLE || (kind === INT && !hadPoint))) {
               at[col] = p;
-              this.printedEnd[col] = end;
+              atEnd[col] = end;
             }
           }
           p = end;
         } else if (c === 116 /* t */ && text.startsWith('true', p)) {
-          v = true;
+          if (col >= 0) {
+            vals[col] = true;
+            state[col] = kinds[col] === BOOL ? TYPED : RAW;
+          }
           p += 4;
         } else if (c === 102 /* f */ && text.startsWith('false', p)) {
-          v = false;
+          if (col >= 0) {
+            vals[col] = false;
+            state[col] = kinds[col] === BOOL ? TYPED : RAW;
+          }
           p += 5;
         } else if (c === 110 /* n */ && text.startsWith('null', p)) {
-          v = null;
+          if (col >= 0) {
+            vals[col] = null;
+            state[col] = TYPED;
+          }
           p += 4;
         } else return false; // nested values, or not JSON: JSON.parse decides
-        if (col >= 0) {
-          raws[col] = v;
-          seen[col] = 1;
-          expect = col + 1;
-        }
-        p = skipWs(text, p);
+        if (col >= 0) expect = col + 1;
+        if (text.charCodeAt(p) <= 32) p = skipWs(text, p);
         const sep = text.charCodeAt(p);
         if (sep === 44 /* , */) {
-          p = skipWs(text, p + 1);
+          if (text.charCodeAt(++p) <= 32) p = skipWs(text, p);
           continue;
         }
         if (sep !== 125 /* } */) return false;
@@ -297,13 +410,21 @@ export class EventReader {
         break;
       }
     }
-    if (skipWs(text, p) !== n) return false;
-    for (let i = 0; i < ncol; i++) if (seen[i] === 0) raws[i] = this.absent[i];
-    return true;
+    return skipWs(text, p) === n;
   }
 }
 
-/** The position of the first non-whitespace character (JSON's four) at or after `p`. */
+/** Whether `text` holds `s` at `p` (startsWith without its call, for short keys). */
+function startsAt(text: string, p: number, s: string): boolean {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (text.charCodeAt(p + i) !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The position of the first non-whitespace character (JSON's four) at or after `p`; the scanner
+ * calls it only at a character <= 32 (JSON's whitespace is, and every character it expects is not).
+ */
 function skipWs(text: string, p: number): number {
   for (;;) {
     const c = text.charCodeAt(p);

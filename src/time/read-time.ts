@@ -35,78 +35,179 @@ export function parseReadTime(text: string, timezone: string): Instant | null {
   return parseEventTimestamp(t, timezone);
 }
 
-/** 'YYYY-MM-DD' -> its UTC midnight, or NaN when it is not a calendar date Date.UTC keeps as is. */
-const utcDays = new Map<string, number>();
+const MS_PER_DAY = 86_400_000;
 
-function utcDayStart(text: string): number {
-  const ymd = text.slice(0, 10);
-  let t = utcDays.get(ymd);
-  if (t === undefined) {
-    const y = Number(ymd.slice(0, 4));
-    const mo = Number(ymd.slice(5, 7));
-    const d = Number(ymd.slice(8, 10));
-    t = Date.UTC(y, mo - 1, d);
-    const back = new Date(t);
-    // anything Date.UTC would roll over (Feb 30, years 0-99, ...) takes the general rule
-    if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
-      t = Number.NaN;
-    if (utcDays.size >= 4096) utcDays.clear();
-    utcDays.set(ymd, t);
+/**
+ * Event timestamps of one project timezone read without Temporal on the hot path: text of the
+ * shape `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}][Z]` is its date's start plus its time of day. A date's
+ * local start is cached only when the UTC offset is the same from a day before that date to a day
+ * after it: then each of its wall-clock times names exactly one instant, the one parseTimestamp
+ * gives. Dates near a transition (DST gaps and overlaps) and every other shape take parseTimestamp.
+ */
+export class EventTimestamps {
+  private readonly utc: boolean;
+  /** The last date read (y * 10000 + m * 100 + d), its UTC midnight and its local one (NaN: exact path). */
+  private lastKey = -1;
+  private lastUtc = Number.NaN;
+  private lastLocal = Number.NaN;
+  /** Dates read before -> [UTC midnight, local midnight], NaN where the fast path does not apply. */
+  private readonly days = new Map<number, [number, number]>();
+
+  /** Where the timestamp text of the last read ends (for `quoted`: its closing quote). */
+  end = 0;
+
+  constructor(readonly timezone: string) {
+    this.utc = timezone === 'UTC';
   }
-  return t;
+
+  /**
+   * The instant of text[start, end) when it has the common shape and its date is away from a
+   * transition (what parseTimestamp gives), or NaN: parseTimestamp decides.
+   */
+  read(text: string, start: number, end: number): number {
+    if (end - start < 19) return Number.NaN;
+    const t = this.parse(text, start, end);
+    return this.end === end ? t : Number.NaN;
+  }
+
+  /**
+   * `read` of the JSON string whose text starts at `start` (after its opening quote), when the
+   * common shape runs up to its closing quote, which is then at `this.end`; NaN otherwise. That
+   * text is digits, '-', ':', ' ', 'T', '.' and 'Z': a string without escapes.
+   */
+  quoted(text: string, start: number): number {
+    if (start + 19 >= text.length) return Number.NaN;
+    const t = this.parse(text, start, text.length);
+    return text.charCodeAt(this.end) === 34 /* " */ ? t : Number.NaN;
+  }
+
+  /**
+   * The instant of the common shape at text[start...] (whose 19 first characters the caller knows
+   * are before `limit`), its end at `this.end`; NaN if it has another shape or its date takes the
+   * exact path.
+   */
+  private parse(text: string, start: number, limit: number): number {
+    const sep = text.charCodeAt(start + 10);
+    if (
+      text.charCodeAt(start + 4) !== 45 /* - */ ||
+      text.charCodeAt(start + 7) !== 45 ||
+      (sep !== 84 /* T */ && sep !== 32) ||
+      text.charCodeAt(start + 13) !== 58 /* : */ ||
+      text.charCodeAt(start + 16) !== 58
+    )
+      return Number.NaN;
+    // digit d (a character code - 48) is a digit when neither d nor 9 - d is negative
+    const y0 = text.charCodeAt(start) - 48;
+    const y1 = text.charCodeAt(start + 1) - 48;
+    const y2 = text.charCodeAt(start + 2) - 48;
+    const y3 = text.charCodeAt(start + 3) - 48;
+    const m0 = text.charCodeAt(start + 5) - 48;
+    const m1 = text.charCodeAt(start + 6) - 48;
+    const d0 = text.charCodeAt(start + 8) - 48;
+    const d1 = text.charCodeAt(start + 9) - 48;
+    const h0 = text.charCodeAt(start + 11) - 48;
+    const h1 = text.charCodeAt(start + 12) - 48;
+    const i0 = text.charCodeAt(start + 14) - 48;
+    const i1 = text.charCodeAt(start + 15) - 48;
+    const s0 = text.charCodeAt(start + 17) - 48;
+    const s1 = text.charCodeAt(start + 18) - 48;
+    const y = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+    const mo = m0 * 10 + m1;
+    const d = d0 * 10 + d1;
+    const h = h0 * 10 + h1;
+    const mi = i0 * 10 + i1;
+    const s = s0 * 10 + s1;
+    if (
+      (y0 | (9 - y0) | y1 | (9 - y1) | y2 | (9 - y2) | y3 | (9 - y3) | m0 | (9 - m0) | m1 | (9 - m1)) < 0 ||
+      (d0 | (9 - d0) | d1 | (9 - d1) | h0 | (9 - h0) | h1 | (9 - h1) | i0 | (9 - i0) | i1 | (9 - i1)) < 0 ||
+      (s0 | (9 - s0) | s1 | (9 - s1) | (23 - h) | (59 - mi) | (59 - s)) < 0
+    )
+      return Number.NaN;
+    let p = start + 19;
+    let ms = 0;
+    if (p < limit && text.charCodeAt(p) === 46 /* . */) {
+      const from = ++p;
+      while (p < limit && p - from < 10 && isDigitCode(text.charCodeAt(p))) p++;
+      const len = p - from;
+      if (len < 1 || len > 9) return Number.NaN;
+      // sub-millisecond digits are truncated, as Temporal's epochMilliseconds does
+      ms = digits(text, from, Math.min(len, 3)) * (len === 1 ? 100 : len === 2 ? 10 : 1);
+    }
+    let z = false;
+    if (p < limit && text.charCodeAt(p) === 90 /* Z */) {
+      z = true;
+      p++;
+    }
+    this.end = p;
+    const key = y * 10000 + mo * 100 + d;
+    if (key !== this.lastKey) this.dayOf(key, y, mo, d);
+    // NaN stays NaN
+    return (z || this.utc ? this.lastUtc : this.lastLocal) + h * 3_600_000 + mi * 60_000 + s * 1000 + ms;
+  }
+
+  private dayOf(key: number, y: number, mo: number, d: number): void {
+    let day = this.days.get(key);
+    if (day === undefined) {
+      let u = Date.UTC(y, mo - 1, d);
+      const back = new Date(u);
+      // anything Date.UTC would roll over (Feb 30, years 0-99, ...) takes the exact path
+      if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
+        u = Number.NaN;
+      day = [u, this.utc ? u : localMidnight(u, this.timezone)];
+      if (this.days.size >= 4096) this.days.clear();
+      this.days.set(key, day);
+    }
+    this.lastKey = key;
+    this.lastUtc = day[0];
+    this.lastLocal = day[1];
+  }
 }
+
+/**
+ * The instant of local midnight of the date whose UTC midnight is `u`, when one UTC offset holds
+ * over [u - 1 day, u + 2 days]: every wall-clock time of that date then lies on a single instant
+ * (offsets are less than a day), and parseTimestamp's disambiguation has nothing to choose.
+ * NaN when a transition is in that span (or the zone is unknown: parseTimestamp says so).
+ */
+function localMidnight(u: number, timezone: string): number {
+  if (Number.isNaN(u)) return u;
+  try {
+    const zoned = Temporal.Instant.fromEpochMilliseconds(u - MS_PER_DAY).toZonedDateTimeISO(timezone);
+    const next = zoned.getTimeZoneTransition('next');
+    if (next && next.epochMilliseconds <= u + 2 * MS_PER_DAY) return Number.NaN;
+    return u - zoned.offsetNanoseconds / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const isDigitCode = (c: number) => c >= 48 && c <= 57;
 
 /** The value of the `n` decimal digits at `at`, or -1 if any is not a digit. */
 function digits(text: string, at: number, n: number): number {
   let v = 0;
   for (let i = at; i < at + n; i++) {
     const c = text.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
+    if (!(c >= 0 && c <= 9)) return -1;
     v = v * 10 + c;
   }
   return v;
 }
 
-/**
- * The instant of `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}][Z]` read as UTC, or null for any other text (or
- * a field out of range): the common stream shapes, one cached day start per calendar date.
- */
-function utcWallClock(text: string): Instant | null {
-  const n = text.length;
-  if (n < 19 || text[4] !== '-' || text[7] !== '-' || text[13] !== ':' || text[16] !== ':') return null;
-  if (text[10] !== 'T' && text[10] !== ' ') return null;
-  if (digits(text, 0, 4) < 0 || digits(text, 5, 2) < 0 || digits(text, 8, 2) < 0) return null;
-  const h = digits(text, 11, 2);
-  const mi = digits(text, 14, 2);
-  const s = digits(text, 17, 2);
-  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return null;
-  let p = 19;
-  let ms = 0;
-  if (text[p] === '.') {
-    const from = ++p;
-    while (p < n && p - from < 10 && text.charCodeAt(p) >= 48 && text.charCodeAt(p) <= 57) p++;
-    const len = p - from;
-    if (len < 1 || len > 9) return null;
-    // sub-millisecond digits are truncated, as Temporal's epochMilliseconds does
-    ms = digits(text.slice(from, from + Math.min(len, 3)).padEnd(3, '0'), 0, 3);
-  }
-  if (text[p] === 'Z') p++;
-  if (p !== n) return null;
-  const day = utcDayStart(text);
-  if (Number.isNaN(day)) return null;
-  return day + h * 3_600_000 + mi * 60_000 + s * 1000 + ms;
-}
+const zoneTimestamps = new Map<string, EventTimestamps>();
 
 /**
- * parseTimestamp with a fast path for the common stream shapes (`...Z`, or wall-clock text in a
- * UTC project): the same instant or null, without Temporal's per-call cost on the hot path.
+ * parseTimestamp with a fast path for the common stream shapes (EventTimestamps): the same
+ * instant or null, without Temporal's per-call cost on the hot path.
  */
 export function parseEventTimestamp(text: string, timezone: string): Instant | null {
-  if (timezone === 'UTC' || text.charCodeAt(text.length - 1) === 90 /* Z */) {
-    const t = utcWallClock(text);
-    if (t !== null) return t;
+  let z = zoneTimestamps.get(timezone);
+  if (z === undefined) {
+    z = new EventTimestamps(timezone);
+    zoneTimestamps.set(timezone, z);
   }
-  return parseTimestamp(text, timezone);
+  const t = z.read(text, 0, text.length);
+  return Number.isNaN(t) ? parseTimestamp(text, timezone) : t;
 }
 
 /** Local dates of instants, remembering the last day's bounds (the hot path of partitioning). */
