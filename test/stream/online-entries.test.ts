@@ -95,6 +95,11 @@ describe('online store checkpoint log', () => {
               try {
                 const loaded = again.loadStates('v');
                 expect(loaded).toEqual(storedAll(states));
+                // states so far only in the log are listed too
+                const keys = [...states.keys()].sort();
+                expect(again.keys('v')).toEqual(keys);
+                expect(reader.keys('v')).toEqual(keys);
+                expect(longLived.keys('v')).toEqual(keys);
                 for (const [key, s] of states) {
                   expect(reader.getState('v', key)).toEqual(stored(s));
                   expect(longLived.getState('v', key)).toEqual(stored(s));

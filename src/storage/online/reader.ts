@@ -185,9 +185,7 @@ export class OnlineReader {
   }
 
   keys(view: string): string[] {
-    return (
-      this.db.prepare('SELECT key FROM state WHERE view = ? ORDER BY key').all(view) as { key: string }[]
-    ).map((r) => r.key);
+    return this.rows.keys(view);
   }
 
   /** Every checkpoint whose job serves `view`; parsed again only after a commit elsewhere. */

@@ -70,8 +70,8 @@ export interface DirtyState {
  * random B-tree page per event. The job merges the log into the base rows in sweeps, a slice of
  * keys in key order per commit (so a slice dirties a contiguous run of pages), and deletes the log
  * rows every state has been merged past. Readers index the log in memory and merge base + log
- * records for a key in one read transaction. A state's first write is a base row (so `keys` and
- * readers find every entity in `state`).
+ * records for a key in one read transaction. A state's first write is a whole-state log record:
+ * its base row comes with a sweep (`keys` lists the log's states beside the base rows).
  *
  * The primary-key index (views named `__pk:<source>`) is read only by the job on restart: it is
  * appended to `pk_log` (one row per commit) and rows older than the dedupe horizon are deleted.
@@ -225,16 +225,35 @@ export class StepSort<T = string> {
 class LogBuilder extends ByteWriter {
   records = 0;
 
+  /** The view of the last record and its UTF-8 bytes (a builder's records are mostly of one view). */
+  private lastView = '';
+  private viewBytes = Buffer.alloc(0);
+
   /** kind, view and key of a record, then room for its payload's length (filled by `end`). */
   private begin(kind: number, view: string, key: string): number {
-    this.ensure(13 + 3 * (view.length + key.length));
+    if (view !== this.lastView) {
+      this.lastView = view;
+      this.viewBytes = Buffer.from(view);
+    }
+    const vb = this.viewBytes;
+    this.ensure(13 + vb.length + 3 * key.length);
     const b = this.buf;
     let p = this.pos;
     b[p++] = kind;
-    const vl = b.write(view, p + 4);
-    b.writeUInt32LE(vl, p);
-    p += 4 + vl;
-    const kl = b.write(key, p + 4);
+    b.writeUInt32LE(vb.length, p);
+    p += 4;
+    for (let i = 0; i < vb.length; i++) b[p + i] = vb[i] as number;
+    p += vb.length;
+    // an ASCII key is copied unit by unit (no call into node per record); any other is encoded
+    let kl = key.length;
+    for (let i = 0; i < kl; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 0x80) {
+        kl = b.write(key, p + 4);
+        break;
+      }
+      b[p + 4 + i] = c;
+    }
     b.writeUInt32LE(kl, p);
     p += 4 + kl;
     this.pos = p + 4;
@@ -323,6 +342,7 @@ export class StateRows {
   private legacyGet: Database.Statement | undefined;
   private legacyAll: Database.Statement | undefined;
   private legacyGone = false;
+  private allKeys: Database.Statement | undefined;
   /** The log indexed so far: records per view and key, and the highest and lowest row ids seen. */
   private readonly index = new Map<string, LogRef[]>();
   private lastId = 0;
@@ -398,6 +418,27 @@ export class StateRows {
   /** The log records of a state (after sync), in commit order. */
   recordsOf(view: string, key: string): LogRef[] | undefined {
     return this.index.get(vk(view, key));
+  }
+
+  /** The keys of a view's states, sorted: base rows and states so far only in the log (one snapshot). */
+  keys(view: string): string[] {
+    return this.db.transaction(() => {
+      this.sync();
+      this.allKeys ??= this.db.prepare('SELECT key FROM state WHERE view = ? ORDER BY key').pluck();
+      const keys = new Set(this.allKeys.all(view) as string[]);
+      const prefix = `${view}\u0000`;
+      let more = false;
+      for (const k of this.index.keys()) {
+        if (!k.startsWith(prefix)) continue;
+        const key = k.slice(prefix.length);
+        if (!keys.has(key)) {
+          keys.add(key);
+          more = true;
+        }
+      }
+      const out = [...keys];
+      return more ? out.sort() : out;
+    })();
   }
 
   /** One entity's state; base row and log are read in one transaction (one snapshot of the file). */
@@ -753,9 +794,7 @@ export class OnlineStore {
   }
 
   keys(view: string): string[] {
-    return (
-      this.db.prepare('SELECT key FROM state WHERE view = ? ORDER BY key').all(view) as { key: string }[]
-    ).map((r) => r.key);
+    return this.stateRows().keys(view);
   }
 
   /** Writes the dirty states and the checkpoint atomically: all of them or none. */
@@ -808,19 +847,18 @@ export class OnlineStore {
           continue;
         }
         const w = this.written.get(s);
-        if (!w) {
-          // a state's first write is its base row (a state never written has no record in the log)
-          if (upsert.run(d.view, d.key, s.seq, encodeState(s)).changes > 0) first.push(s);
-          continue;
-        }
-        const n = s.width > MAX_EVENT_WIDTH ? -1 : this.newEvents(s, w);
+        // a state's first write is the whole state, in the log too: a sweep makes its base row
+        // later, in key order with its neighbours (an insert at a random place of the B-tree per
+        // new entity was a tenth of the commit)
+        const n = !w || s.width > MAX_EVENT_WIDTH ? -1 : this.newEvents(s, w);
         if (n === 0) continue;
         if (n > 0) log.addEvents(d.view, d.key, s, this.fresh, n);
         else {
           const whole = encodeState(s);
           log.add(typeof whole === 'string' ? LOG_JSON : LOG_STATE, d.view, d.key, whole);
         }
-        again.push(w, s);
+        if (w) again.push(w, s);
+        else first.push(s);
         logged.push(d);
       }
       for (const [view, p] of pk) this.insertPkLog?.run(view, p.maxTs, p.log.take());
