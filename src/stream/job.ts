@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { DuckDbEngine } from '../engines/duckdb/engine.js';
-import { offlineLinePrinter, writeEventLinesParquet } from '../engines/duckdb/events-writer.js';
+import { writeEventRecordsParquet } from '../engines/duckdb/events-writer.js';
 import { AsofError } from '../errors.js';
 import type { Logger } from '../pipeline/log.js';
 import { silentLogger } from '../pipeline/log.js';
@@ -35,6 +35,7 @@ import { LocalDays } from '../time/read-time.js';
 import { dedupeView, PrimaryKeyIndex, removeEntry } from './dedupe.js';
 import { EventReader } from './event.js';
 import { Metrics } from './metrics.js';
+import { OfflineStaging } from './offline.js';
 import type { SourceRecord, StreamSource } from './sources.js';
 import { type EntityState, ViewRuntime } from './state.js';
 
@@ -74,15 +75,6 @@ export function eventsDir(project: Project, source: string): string {
 }
 
 const pad = (n: number) => String(n).padStart(12, '0');
-
-/** Offline lines of one event date since the last checkpoint: joined chunks, then single lines. */
-interface OfflineLines {
-  chunks: string[];
-  lines: string[];
-}
-const LINES_PER_CHUNK = 256;
-/** Offline lines held in memory (as joined chunks) before they are appended to the staging files. */
-const STAGE_LINES = 8192;
 
 /** A micro-batch being written: the offsets it covers and, once done, whether it failed. */
 interface OfflineBatch {
@@ -127,11 +119,12 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
   mkdirSync(path.dirname(lateLog), { recursive: true });
   mkdirSync(path.dirname(deadLog), { recursive: true });
   const lakeDir = eventsDir(project, source.name);
-  // accepted events since the offline checkpoint, as JSON lines per event date (made into Parquet
+  // accepted events since the offline checkpoint, as CSV records per event date (made into Parquet
   // at the next offline batch); only a run's own replay fills it, so a restart starts it afresh
   const stagingDir = path.join(dir, 'offline-staging', source.name);
   rmSync(stagingDir, { recursive: true, force: true });
   mkdirSync(stagingDir, { recursive: true });
+  const staging = new OfflineStaging(stagingDir, source);
 
   const store = await openStreamStore(project, { fsync: opts.fsync ?? false });
   const engine = await DuckDbEngine.open({ threads: 1 });
@@ -175,17 +168,8 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     let seq = ckpt.offlineNextSeq;
     const applied = ckpt.nextSeq;
     const counters = { ...ckpt.counters };
-    // the offline lines of accepted events, per event date, joined into one flat string every
-    // LINES_PER_CHUNK lines (a line is a tree of concatenated pieces until then) and appended to
-    // the staging files every STAGE_LINES lines: no event's row is kept until the batch
-    const printLine = offlineLinePrinter(source);
-    let offlineLines = new Map<string, OfflineLines>();
-    let offlineDateLines: OfflineLines | null = null;
-    let offlineDate = '';
-    const stagedDates = new Set<string>();
+    // accepted events since the offline checkpoint (staged: no event's row is kept until the batch)
     let offlineCount = 0;
-    /** Lines held in memory (not yet in a staging file). */
-    let unstaged = 0;
     let lateLines: string[] = [];
     let deadLines: string[] = [];
     let pendingReceived: number[] = [];
@@ -208,23 +192,6 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       );
     }
 
-    // staging files of one generation per micro-batch: a batch being written reads its own files
-    // while newer events go to the next generation's
-    let generation = 0;
-    const stagingFile = (d: string, g: number) => path.join(stagingDir, `${d}.${g}.jsonl`);
-    /** Appends the lines held in memory to the staging files of their dates. */
-    const stageOffline = (): void => {
-      for (const [d, o] of offlineLines) {
-        if (o.lines.length > 0) o.chunks.push(o.lines.join('\n'));
-        if (o.chunks.length === 0) continue;
-        appendFileSync(stagingFile(d, generation), `${o.chunks.join('\n')}\n`);
-        stagedDates.add(d);
-      }
-      offlineLines = new Map();
-      offlineDate = '';
-      offlineDateLines = null;
-      unstaged = 0;
-    };
     /**
      * Starts writing the micro-batch of the events accepted since the offline checkpoint, beside the
      * event loop (DuckDB's own thread): online checkpoints go on committing meanwhile, and the
@@ -233,11 +200,8 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
      * unfinished batch wrote.
      */
     const startOffline = (): OfflineBatch => {
-      stageOffline();
-      const dates = [...stagedDates].sort();
-      const g = generation;
-      stagedDates.clear();
-      generation++;
+      // this generation's staging files, complete; newer events go to the next generation's
+      const { files } = staging.cut();
       offlineCount = 0;
       lastOffline = performance.now();
       const b: OfflineBatch = {
@@ -251,18 +215,18 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
       };
       b.written = (async () => {
         if (b.to > b.from) {
-          for (const d of dates) {
-            const dd = path.join(lakeDir, `event_date=${d}`);
+          for (const { date, file } of files) {
+            const dd = path.join(lakeDir, `event_date=${date}`);
             mkdirSync(dd, { recursive: true });
-            await writeEventLinesParquet(
+            await writeEventRecordsParquet(
               engine,
               source,
-              stagingFile(d, g),
+              file,
               path.join(dd, `${pad(b.from)}-${pad(b.to - 1)}.parquet`),
             );
           }
         }
-        for (const d of dates) rmSync(stagingFile(d, g), { force: true });
+        for (const { file } of files) rmSync(file, { force: true });
       })().then(
         () => {
           b.done = true;
@@ -299,8 +263,6 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
         recordOffline(b);
       } else if (!writing && (offlineCount >= offlineEvery || now - lastOffline >= offlineEveryMs))
         writing = startOffline();
-      // a file append per checkpoint showed in the latency run (a checkpoint every 5 ms): stage in larger steps
-      else if (unstaged >= STAGE_LINES) stageOffline();
       const wm = watermark();
       const batch: DirtyState[] = [];
       let compacted = false;
@@ -382,24 +344,8 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
         return;
       }
       if (maxTs === null || c.ts > maxTs) maxTs = c.ts;
-      const d = days.dateOf(c.ts);
-      if (d !== offlineDate || offlineDateLines === null) {
-        offlineDate = d;
-        let o = offlineLines.get(d);
-        if (!o) {
-          o = { chunks: [], lines: [] };
-          offlineLines.set(d, o);
-        }
-        offlineDateLines = o;
-      }
-      const ol = offlineDateLines.lines;
-      ol.push(printLine(r.seq, c.row, r.text, reader.printedAt, reader.printedEnd));
-      if (ol.length >= LINES_PER_CHUNK) {
-        offlineDateLines.chunks.push(ol.join('\n'));
-        ol.length = 0;
-      }
+      staging.add(days.dateOf(c.ts), r.seq, c.row, r.text, reader.printedAt, reader.printedEnd);
       offlineCount++;
-      unstaged++;
       if (!fresh) return;
       counters.accepted++;
       let used = false;
@@ -471,6 +417,7 @@ export async function runStream(project: Project, opts: StreamOptions): Promise<
     return { source: source.name, checkpoint: ckpt, eventsRead, seconds, metrics };
   } finally {
     await (writing as OfflineBatch | null)?.written;
+    staging.close();
     await opts.source.close();
     await engine.close();
     await store.close();
