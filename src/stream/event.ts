@@ -115,6 +115,18 @@ function checkRaws(
       return { ok: false, reason: `column ${c}: cannot read ${JSON.stringify(r)} as ${t}` };
     row[c] = v;
   }
+  return checkRow(row, source, keys, timezone, latestTs);
+}
+
+/** The checks of a row of typed values: its event time, its entity keys, max_clock_skew. */
+function checkRow(
+  row: Row,
+  source: Source,
+  keys: readonly string[],
+  timezone: string,
+  latestTs: Instant | undefined,
+): Checked {
+  // read back from the row (a column named __proto__ is not a property)
   const tsValue = row[source.timestamp];
   if (tsValue === null || tsValue === undefined) {
     return { ok: false, reason: `column ${source.timestamp}: the event time is empty` };
@@ -271,23 +283,7 @@ export class EventReader {
         };
       vals[i] = v;
     }
-    const row = this.makeRow(vals as Value[]);
-    // read back from the row, as checkRaws does (a column named __proto__ is not a property)
-    const tsValue = row[this.source.timestamp];
-    if (tsValue === null || tsValue === undefined) {
-      return { ok: false, reason: `column ${this.source.timestamp}: the event time is empty` };
-    }
-    for (const k of this.keys) {
-      if (row[k] === null) return { ok: false, reason: `column ${k}: the entity key is empty` };
-    }
-    const ts = typeof tsValue === 'number' ? tsValue : dayStart(String(tsValue), this.timezone);
-    if (latestTs !== undefined && ts > latestTs) {
-      return {
-        ok: false,
-        reason: `column ${this.source.timestamp}: event time ${formatInstant(ts)} is beyond max_clock_skew (later than ${formatInstant(latestTs)})`,
-      };
-    }
-    return { ok: true, row, ts };
+    return checkRow(this.makeRow(vals as Value[]), this.source, this.keys, this.timezone, latestTs);
   }
 
   /** Fills this.vals from a line the scanner reads exactly as JSON.parse would; false: not handled. */

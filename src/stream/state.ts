@@ -9,9 +9,9 @@ import { type Instant, windowStart } from '../time/index.js';
 import { asOfDateAt } from '../time/read-time.js';
 
 /**
- * One applied event as it was stored by earlier versions: [instant, sequence, value of each
- * feature]. The tail is now flat (EntityState); decoders of old rows and the primary-key index's
- * records still speak of entries.
+ * One applied event as one array, as versions before the flat tail held it: [instant, sequence,
+ * value of each feature]. The tail is now flat (EntityState); tests still write events this way
+ * (test/support/states.ts).
  */
 export type TailEntry = [Instant, number, ...Value[]];
 
@@ -45,9 +45,9 @@ export function emptyState(width: number): EntityState {
 export const entryCount = (s: EntityState): number => s.tail.length / s.width;
 
 /**
- * Where a view's feature values sit in a tail event: features over the same column text share one
- * slot (one value per event, not one per feature), and row-counting features without a column
- * have none (their value is TRUE for every applied event).
+ * Where a view's feature values sit in a tail event: features over the same column share one slot
+ * (one value per event, not one per feature), and row-counting features without a column have none
+ * (their value is TRUE for every applied event).
  */
 export interface TailLayout {
   /** Values per event: instant, sequence, then one per slot. */
@@ -60,9 +60,14 @@ export interface TailLayout {
 
 export function tailLayout(view: View): TailLayout {
   const slots: number[] = [];
+  // the same text and the same expression: on a CDC history, as_of's expression of a column text
+  // is not the column (NULL at a delete: spec/parse.ts)
+  const exprs = view.features.map((f) => JSON.stringify(f.column));
   const at = Int32Array.from(view.features, (f, i) => {
     if (f.column === undefined) return -1;
-    const same = slots.findIndex((j) => view.features[j]?.columnText === f.columnText);
+    const same = slots.findIndex(
+      (j) => view.features[j]?.columnText === f.columnText && exprs[j] === exprs[i],
+    );
     if (same >= 0) return 2 + same;
     slots.push(i);
     return 2 + slots.length - 1;
@@ -72,32 +77,22 @@ export function tailLayout(view: View): TailLayout {
 
 /**
  * A state in `layout`. States stored by earlier versions (before 2026-12) hold one value per
- * feature (width 2 + features) or a tail of entry arrays (Redis JSON): their values are picked
+ * feature (width 2 + features; decodeState flattens their entry arrays): their values are picked
  * into the view's slots, in a new object. A state already in the layout is returned as it is.
  */
 export function inLayout(s: EntityState, layout: TailLayout, features: number): EntityState {
-  let tail = s.tail;
-  let width = s.width;
-  if (width === undefined) {
-    // a tail of entry arrays
-    const entries = tail as unknown as TailEntry[];
-    width = 2 + features;
-    tail = [];
-    for (const e of entries) for (let j = 0; j < width; j++) tail.push((e[j] ?? null) as Value);
-  }
-  if (width === layout.width && tail === s.tail) return s;
-  if (width !== layout.width && width !== 2 + features) {
+  const { tail, width } = s;
+  if (width === layout.width) return s;
+  // a tail without events tells no width (rows of earlier versions decode it as 2): any layout fits
+  if (tail.length > 0 && width !== 2 + features) {
     throw new Error(
       `an online state has ${width - 2} values per event where this view has ${layout.width - 2} columns (${features} features): the view changed without a new version`,
     );
   }
-  let out = tail;
-  if (width !== layout.width) {
-    out = [];
-    for (let k = 0; k < tail.length; k += width) {
-      out.push(tail[k] as Value, tail[k + 1] as Value);
-      for (const f of layout.slots) out.push(tail[k + 2 + f] as Value);
-    }
+  const out: Value[] = [];
+  for (let k = 0; k < tail.length; k += width) {
+    out.push(tail[k] as Value, tail[k + 1] as Value);
+    for (const f of layout.slots) out.push(tail[k + 2 + f] as Value);
   }
   return { tail: out, width: layout.width, head: s.head, first: s.first, seq: s.seq, taken: 0 };
 }

@@ -17,6 +17,11 @@ const SCALAR_BYTES = 32;
 const COMMA = 44;
 const QUOTE = 34;
 const NEWLINE = 10;
+/**
+ * read_csv's longest record (its default, 2 MB, failed a batch holding one long text value on
+ * every replay; the JSON lines before read such events): the 1 GB read_csv accepts.
+ */
+const MAX_RECORD_BYTES = 1 << 30;
 
 /**
  * Prints the CSV record of one event, as writeEventRecordsParquet reads it, straight into a byte
@@ -186,7 +191,7 @@ export async function writeEventRecordsParquet(
           : `CAST(${quoteIdent(c)} AS ${duckdbType(t)}) AS ${quoteIdent(c)}`,
       ),
     ];
-    const read = `read_csv([${inputs}], header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', new_line = '\\n', allow_quoted_nulls = false, columns = {${spec}})`;
+    const read = `read_csv([${inputs}], header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', new_line = '\\n', allow_quoted_nulls = false, max_line_size = ${MAX_RECORD_BYTES}, columns = {${spec}})`;
     await engine.conn.run(
       `COPY (SELECT ${select.join(', ')} FROM ${read} ORDER BY ${quoteIdent(OFFSET_COLUMN)})
        TO ${stringLiteral(staged)} (FORMAT parquet, COMPRESSION zstd)`,

@@ -318,10 +318,12 @@ function applyRecord(s: EntityState | null, ref: LogRef): EntityState {
     return st;
   }
   const len = ref.buf.readUInt32LE(ref.start - 4);
-  const whole =
+  // JSON text goes through decodeState too: it sets `taken` and reads earlier versions' entry arrays
+  const whole = decodeState(
     ref.kind === LOG_JSON
-      ? (JSON.parse(ref.buf.toString('utf8', ref.start, ref.start + len)) as EntityState)
-      : decodeState(ref.buf.subarray(ref.start, ref.start + len));
+      ? ref.buf.toString('utf8', ref.start, ref.start + len)
+      : ref.buf.subarray(ref.start, ref.start + len),
+  );
   // the log is in commit order, so a whole state replaces anything older (a merged base may be newer)
   return s === null || whole.seq >= s.seq ? whole : s;
 }
@@ -519,7 +521,9 @@ function addEvents(s: EntityState, ev: Events): void {
     const ts = values[k] as number;
     const seq = values[k + 1] as number;
     if (seq <= s.seq) continue;
-    if (width !== s.width)
+    // a row of an earlier version without events tells no width (it decodes as 2): the events give it
+    if (width !== s.width && s.tail.length === 0) s.width = width;
+    else if (width !== s.width)
       throw new Error(
         `online store: an event of ${width} values for a state of ${s.width} (sequence ${seq})`,
       );
@@ -532,7 +536,7 @@ function addEvents(s: EntityState, ev: Events): void {
   }
 }
 
-/** What was last written of a state object: event count, events taken out, sequence, start and head. */
+/** What was last written of a state object: events taken out until then, event count, sequence. */
 interface Written {
   /**
    * EntityState.taken then: taking events out (a compaction, which alone changes the head, or a
