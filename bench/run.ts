@@ -22,8 +22,12 @@ if (!existsSync(file)) process.exit(2);
 // the installed command's node flags (bin/asof.js): a benchmark measures what a user's run gets
 const missing = nodeFlags().filter((f) => !process.execArgv.includes(f));
 if (missing.length > 0) {
+  // NODE_OPTIONS too: the node processes a benchmark starts (a served `asof`, a backfill child)
+  // get them as the installed command would; flags on their own command line still win
+  const env = { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...missing].join(' ').trim() };
   const r = spawnSync(process.execPath, [...process.execArgv, ...missing, ...process.argv.slice(1)], {
     stdio: 'inherit',
+    env,
   });
   process.exit(r.status ?? 1);
 }
