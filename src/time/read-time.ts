@@ -96,33 +96,14 @@ export class EventTimestamps {
       text.charCodeAt(start + 16) !== 58
     )
       return Number.NaN;
-    // digit d (a character code - 48) is a digit when neither d nor 9 - d is negative
-    const y0 = text.charCodeAt(start) - 48;
-    const y1 = text.charCodeAt(start + 1) - 48;
-    const y2 = text.charCodeAt(start + 2) - 48;
-    const y3 = text.charCodeAt(start + 3) - 48;
-    const m0 = text.charCodeAt(start + 5) - 48;
-    const m1 = text.charCodeAt(start + 6) - 48;
-    const d0 = text.charCodeAt(start + 8) - 48;
-    const d1 = text.charCodeAt(start + 9) - 48;
-    const h0 = text.charCodeAt(start + 11) - 48;
-    const h1 = text.charCodeAt(start + 12) - 48;
-    const i0 = text.charCodeAt(start + 14) - 48;
-    const i1 = text.charCodeAt(start + 15) - 48;
-    const s0 = text.charCodeAt(start + 17) - 48;
-    const s1 = text.charCodeAt(start + 18) - 48;
-    const y = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
-    const mo = m0 * 10 + m1;
-    const d = d0 * 10 + d1;
-    const h = h0 * 10 + h1;
-    const mi = i0 * 10 + i1;
-    const s = s0 * 10 + s1;
-    if (
-      (y0 | (9 - y0) | y1 | (9 - y1) | y2 | (9 - y2) | y3 | (9 - y3) | m0 | (9 - m0) | m1 | (9 - m1)) < 0 ||
-      (d0 | (9 - d0) | d1 | (9 - d1) | h0 | (9 - h0) | h1 | (9 - h1) | i0 | (9 - i0) | i1 | (9 - i1)) < 0 ||
-      (s0 | (9 - s0) | s1 | (9 - s1) | (23 - h) | (59 - mi) | (59 - s)) < 0
-    )
-      return Number.NaN;
+    const y = digits(text, start, 4);
+    const mo = digits(text, start + 5, 2);
+    const d = digits(text, start + 8, 2);
+    const h = digits(text, start + 11, 2);
+    const mi = digits(text, start + 14, 2);
+    const s = digits(text, start + 17, 2);
+    // month and day are checked by dayOf (Date.UTC would roll them over)
+    if ((y | mo | d | h | mi | s) < 0 || h > 23 || mi > 59 || s > 59) return Number.NaN;
     let p = start + 19;
     let ms = 0;
     if (p < limit && text.charCodeAt(p) === 46 /* . */) {

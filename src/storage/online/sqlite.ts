@@ -80,7 +80,7 @@ export interface DirtyState {
 const LOG_ENTRIES = 0;
 const LOG_STATE = 1;
 const LOG_JSON = 2;
-/** New events of a state (encodeEvents). */
+/** New events of a state (writeEventsPayload). */
 const LOG_EVENTS = 3;
 
 /** Default: start a merge sweep once the log holds this many entries (bounds readers' memory). */

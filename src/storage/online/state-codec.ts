@@ -242,27 +242,8 @@ export interface Events {
 }
 
 /**
- * Some events of a flat tail as one payload (the width, a count, then the events), for the
- * embedded store's checkpoint log: the events at offsets `offsets` (in that order), or all of
- * them. A view on the shared buffer as encodeState; null when the state is too wide.
- */
-export function encodeEvents(
-  tail: readonly Value[],
-  width: number,
-  offsets?: readonly number[],
-): Buffer | null {
-  if (width > MAX_WIDTH) return null;
-  scratch.pos = 0;
-  if (offsets === undefined) {
-    const all: number[] = [];
-    for (let k = 0; k < tail.length; k += width) all.push(k);
-    writeEventsPayload(scratch, tail, width, all, all.length);
-  } else writeEventsPayload(scratch, tail, width, offsets, offsets.length);
-  return scratch.take();
-}
-
-/**
- * Appends an encodeEvents payload of the first `n` of `offsets` to `w` (the store's log builder
+ * Appends some events of a flat tail as one payload (the width, a count, then the events: the
+ * first `n` of `offsets`, in that order) to `w` (the store's log builder
  * writes it in place: no buffer per record). `width` is at most MAX_EVENT_WIDTH.
  */
 export function writeEventsPayload(
